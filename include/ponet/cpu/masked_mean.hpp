@@ -1,0 +1,66 @@
+// CPU masked_mean: forward reduction and backward. Spec: ref::masked_mean_forward / _backward.
+//   forward   m[b,c] = sum over valid i of x[b,i,c] / n_b   (n_b valid tokens; m = 0 if n_b = 0)
+//   backward  dx[b,i,c] = valid ? dm[b,c] / n_b : 0
+// Saves m [B, D] and n [B]. docs/ops.md#masked-mean
+#pragma once
+
+#include "ponet/cpu/passes.hpp"
+#include "ponet/eval/masked_mean.hpp"
+#include "ponet/expr/masked_mean.hpp"
+
+namespace ponet::cpu {
+
+template <class X>
+struct Build<expr::MaskedMean<X>> {
+  template <class T>
+  static auto run(expr::MaskedMean<X> const& n, Context<T>& ctx) {
+    auto x = build(n.x, ctx);
+    Shape3 const s = n.shape();
+    eval::MaskedMean<decltype(x), T> ev{x, mask_eval(n.valid),
+                                        ctx.ws.template saved<T>((std::size_t)s.B * s.D),
+                                        ctx.ws.template saved<T>(s.B), s.D};
+    if (ctx.mode != Mode::backward) reduce(ev, s, ctx);
+    return ev;
+  }
+
+  // Block partial sums in token order, then blocks in order: thread-count independent.
+  template <class Ev, class T>
+  static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
+    using V = Batch<T>;
+    constexpr int W = simd_width<T>;
+    Blocks const bl = token_blocks(s);
+    T* partial = ctx.ws.template scratch<T>((std::size_t)bl.count() * s.D);  // [B * blocks, D]
+    for_each_block(bl, [&](int b, int blk, int i0, int i1, int) {
+      T* row = partial + ((std::int64_t)b * bl.per_batch + blk) * s.D;
+      for (int c = 0; c < s.D; ++c) row[c] = T(0);
+      for (int i = i0; i < i1; ++i) {
+        if (!ev.valid.on(b, i)) continue;
+        int c = 0;
+        for (; c + W <= s.D; c += W)
+          Lane<V>::store(row + c, Lane<V>::load(row + c) + ev.x.template at<V>(b, i, c));
+        for (; c < s.D; ++c) row[c] += ev.x.template at<T>(b, i, c);
+      }
+    });
+    parallel_for(s.B, [&](int b) {
+      int n = 0;
+      for (int i = 0; i < s.N; ++i) n += ev.valid.on(b, i);
+      ev.count[b] = T(n);
+      T* mean = ev.mean + (std::int64_t)b * s.D;
+      for (int c = 0; c < s.D; ++c) mean[c] = T(0);
+      for (int blk = 0; blk < bl.per_batch; ++blk) {
+        T const* row = partial + ((std::int64_t)b * bl.per_batch + blk) * s.D;
+        for (int c = 0; c < s.D; ++c) mean[c] += row[c];
+      }
+      for (int c = 0; c < s.D; ++c) mean[c] = n > 0 ? mean[c] / T(n) : T(0);
+    });
+  }
+};
+
+template <class X, class T>
+struct Backprop<eval::MaskedMean<X, T>> {
+  static void run(eval::MaskedMean<X, T> const& ev, T const* dmean, Context<T>& ctx) {
+    run_sinks(ev.x.sinks(ev.input_path(dmean)), ctx);
+  }
+};
+
+}  // namespace ponet::cpu
