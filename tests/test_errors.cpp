@@ -29,8 +29,8 @@ TEST_CASE("errors: parameters", "[errors]") {
   CHECK_THROWS_WITH(expr::global_attn(x, x, valid, 4), Contains("H=4 does not divide D=6"));
   CHECK_THROWS_WITH(expr::global_attn(x, x, valid, 0), Contains("H=0"));
   for (int k : {0, -1, 2, 4, 257})
-    CHECK_THROWS_WITH(expr::window_max(x, k), Contains("k must be odd and in [1, 255], got " +
-                                                       std::to_string(k)));
+    CHECK_THROWS_WITH(expr::window_max(x, k),
+                      Contains("k must be odd and in [1, 255], got " + std::to_string(k)));
   CHECK_THROWS_WITH(Segments::chunks(2, 8, 0), Contains("segment_num"));
   CHECK_THROWS_WITH(x.view().channels(4, 3), Contains("outside D=6"));
   CHECK_THROWS_WITH(Tensor<float>(Shape3{1, 2, 3}, std::vector<float>(5)), Contains("5 values"));
@@ -42,8 +42,7 @@ TEST_CASE("errors: segment ids", "[errors]") {
   Tensor<std::int32_t> neg({1, 3, 1}, std::vector<std::int32_t>{0, -1, 0});
   CHECK_THROWS_WITH(Segments::from_ids(neg, 2), Contains("id -1"));
   Tensor<std::int32_t> dec({2, 4, 1}, std::vector<std::int32_t>{0, 0, 1, 1, 0, 2, 1, 3});
-  CHECK_THROWS_WITH(Segments::from_ids(dec, 4),
-                    Contains("ids decrease at [b=1, i=2] (1 after 2)"));
+  CHECK_THROWS_WITH(Segments::from_ids(dec, 4), Contains("ids decrease at [b=1, i=2] (1 after 2)"));
   CHECK_THROWS_WITH(Segments::from_ids(ids, 0), Contains("S must be >= 1"));
   Tensor<std::int32_t> wide({1, 6, 2});
   CHECK_THROWS_WITH(Segments::from_ids(wide, 4), Contains("must be [B,N,1]"));
@@ -71,7 +70,8 @@ TEST_CASE("errors: backward misuse", "[errors]") {
   CHECK_THROWS_WITH(backward(e, dout, ws, {{x, dx}}), Contains("holds no training forward"));
   forward(out, e, ws);
   auto other = expr::window_max(expr::as_expr(x) * 2.0, 3);
-  CHECK_THROWS_WITH(backward(other, dout, ws, {{x, dx}}), Contains("differs from the last forward"));
+  CHECK_THROWS_WITH(backward(other, dout, ws, {{x, dx}}),
+                    Contains("differs from the last forward"));
   Tensor<float> small({1, 4, 4});
   CHECK_THROWS_WITH(backward(e, dout, ws, {{x, small}}),
                     Contains("input is [1,5,4] but its gradient is [1,4,4]"));

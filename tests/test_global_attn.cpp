@@ -19,7 +19,9 @@ TEST_CASE("global_attn: ref backward equals finite differences", "[global_attn][
   auto q = uniform<double>({B, N, D}, 1);
   auto k = uniform<double>({B, N, D}, 2);
   auto w = uniform<double>({B, 1, D}, 3);
-  auto run = [&] { return ref::global_attn_forward(ref::masked_mean_forward(q, valid), k, valid, H); };
+  auto run = [&] {
+    return ref::global_attn_forward(ref::masked_mean_forward(q, valid), k, valid, H);
+  };
   auto loss = [&] { return dot(w, run().g); };
   auto qm = ref::masked_mean_forward(q, valid);
   auto g = ref::global_attn_backward(w, qm, k, valid, H, run());

@@ -8,6 +8,13 @@
 #define PONET_HD inline
 #endif
 
+// For small helpers in hot loops that GCC would otherwise call out of line.
+#if defined(__GNUC__)
+#define PONET_INLINE __attribute__((always_inline)) inline
+#else
+#define PONET_INLINE inline
+#endif
+
 #if defined(_OPENMP)
 #define PONET_HAS_OPENMP 1
 #else

@@ -21,15 +21,28 @@ struct Lane<T, std::enable_if_t<std::is_floating_point_v<T>>> {
 
   PONET_HD static T load(T const* p) { return *p; }
   PONET_HD static void store(T* p, T v) { *p = v; }
+  PONET_HD static void stream(T* p, T v) { *p = v; }
   PONET_HD static T broadcast(T v) { return v; }
   PONET_HD static T zero() { return T(0); }
   PONET_HD static T select(bool m, T a, T b) { return m ? a : b; }
   // Window argmax offsets are saved as int8 (docs/decisions.md#saved-state).
-  PONET_HD static T load_offset(std::int8_t const* p) { return T(*p); }
   PONET_HD static void store_offset(std::int8_t* p, T v) { *p = static_cast<std::int8_t>(v); }
+  PONET_HD static bool offset_is(std::int8_t const* p, int value) { return *p == value; }
 };
 
 template <class V>
 using scalar_of_t = typename Lane<V>::scalar;
+
+// Asks the cache for `bytes` starting at p (a row a loop will read soon). Host only: a no-op in
+// CUDA device code and on compilers without __builtin_prefetch.
+PONET_HD void prefetch_bytes(void const* p, std::int64_t bytes) {
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__)
+  char const* c = static_cast<char const*>(p);
+  for (std::int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
 
 }  // namespace ponet

@@ -46,7 +46,8 @@ class Buffer {
   explicit Buffer(std::size_t bytes) { reserve(bytes); }
   Buffer(Buffer const&) = delete;
   Buffer& operator=(Buffer const&) = delete;
-  Buffer(Buffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), cap_(std::exchange(o.cap_, 0)) {}
+  Buffer(Buffer&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), cap_(std::exchange(o.cap_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       free();

@@ -39,8 +39,8 @@ class Segments {
           throw Error("segments: id " + std::to_string(id) + " at [b=" + std::to_string(b) +
                       ", i=" + std::to_string(i) + "] is outside [0, " + std::to_string(S) + ")");
         if (i > 0 && id < ids(b, i - 1, 0))
-          throw Error("segments: ids decrease at [b=" + std::to_string(b) + ", i=" +
-                      std::to_string(i) + "] (" + std::to_string(id) + " after " +
+          throw Error("segments: ids decrease at [b=" + std::to_string(b) +
+                      ", i=" + std::to_string(i) + "] (" + std::to_string(id) + " after " +
                       std::to_string(ids(b, i - 1, 0)) + "); segments must be contiguous runs");
         s.ids_(b, i, 0) = id;
       }

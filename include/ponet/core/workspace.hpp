@@ -47,8 +47,9 @@ class Workspace {
   template <class E>
   void begin_backward(Shape3 shape) {
     if (!forward_done_ || mode_ != Mode::train)
-      throw Error("backward: the workspace holds no training forward (call ponet::forward, not "
-                  "ponet::assign, with this workspace first)");
+      throw Error(
+          "backward: the workspace holds no training forward (call ponet::forward, not "
+          "ponet::assign, with this workspace first)");
     if (expr_ != std::type_index(typeid(E)) || shape_ != shape)
       throw Error("backward: the expression or shape " + to_string(shape) +
                   " differs from the last forward's " + to_string(shape_));

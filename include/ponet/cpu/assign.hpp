@@ -16,13 +16,20 @@ void assign_rows(View<T, cpu_tag> dst, Ev const& ev) {  // dst [B, N, D]
   using V = Batch<T>;
   constexpr int W = simd_width<T>;
   int const body = dst.D - dst.D % W;
+  bool const stream = streamable(dst);
+  int const ahead = prefetch_distance<T>(dst.D);
   for_each_block(token_blocks(dst.shape()), [&](int b, int, int i0, int i1, int) {
     for (int i = i0; i < i1; ++i) {
+      prefetch_token(ev, b, i + ahead, dst.N, dst.D);
       T* row = dst.row(b, i);
       int c = 0;
-      for (; c < body; c += W) Lane<V>::store(row + c, ev.template at<V>(b, i, c));
+      if (stream)
+        for (; c < body; c += W) Lane<V>::stream(row + c, ev.template at<V>(b, i, c));
+      else
+        for (; c < body; c += W) Lane<V>::store(row + c, ev.template at<V>(b, i, c));
       for (; c < dst.D; ++c) row[c] = ev.template at<T>(b, i, c);
     }
+    if (stream) stream_fence();
   });
 }
 

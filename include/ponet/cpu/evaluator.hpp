@@ -19,7 +19,7 @@ template <class T>
 struct Context {
   Workspace<cpu_tag>& ws;
   Mode mode;
-  Shape3 shape;                         // of the expression: every non-reduced term is [B, N, D]
+  Shape3 shape;                        // of the expression: every non-reduced term is [B, N, D]
   Grads<T, cpu_tag>* grads = nullptr;  // backward only
 };
 
@@ -45,6 +45,7 @@ struct Build<expr::Leaf<T, cpu_tag>> {
         ev.dsb = g->dx.sb;
         ev.dsn = g->dx.sn;
         ev.accumulate = g->uses > 1;  // zeroed before the backward starts
+        ev.stream = !ev.accumulate && streamable(g->dx);
       }
     return ev;
   }
@@ -83,8 +84,8 @@ struct Build<expr::WindowMax<X>> {
     Shape3 s = n.shape();
     std::int8_t* argmax = nullptr;
     if (ctx.mode != Mode::infer) argmax = ctx.ws.template saved<std::int8_t>(s.numel());
-    return eval::WindowMax<decltype(x)>{x,      s.N, n.k / 2, argmax, (std::int64_t)s.N * s.D,
-                                        s.D, ctx.mode == Mode::train};
+    return eval::WindowMax<decltype(x)>{
+        x, s.N, n.k / 2, argmax, (std::int64_t)s.N * s.D, s.D, ctx.mode == Mode::train};
   }
 };
 

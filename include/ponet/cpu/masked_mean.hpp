@@ -26,20 +26,23 @@ struct Build<expr::MaskedMean<X>> {
   // Block partial sums in token order, then blocks in order: thread-count independent.
   template <class Ev, class T>
   static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    using V = Batch<T>;
-    constexpr int W = simd_width<T>;
     Blocks const bl = token_blocks(s);
+    int const ahead = prefetch_distance<T>(s.D);
     T* partial = ctx.ws.template scratch<T>((std::size_t)bl.count() * s.D);  // [B * blocks, D]
     for_each_block(bl, [&](int b, int blk, int i0, int i1, int) {
       T* row = partial + ((std::int64_t)b * bl.per_batch + blk) * s.D;
-      for (int c = 0; c < s.D; ++c) row[c] = T(0);
-      for (int i = i0; i < i1; ++i) {
-        if (!ev.valid.on(b, i)) continue;
-        int c = 0;
-        for (; c + W <= s.D; c += W)
-          Lane<V>::store(row + c, Lane<V>::load(row + c) + ev.x.template at<V>(b, i, c));
-        for (; c < s.D; ++c) row[c] += ev.x.template at<T>(b, i, c);
-      }
+      for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
+        using L = lane_of_t<decltype(tag)>;
+        constexpr int K = decltype(kc)::value, w = Lane<L>::width;
+        L acc[K];
+        for (int k = 0; k < K; ++k) acc[k] = Lane<L>::zero();
+        for (int i = i0; i < i1; ++i) {
+          if (c0 == 0) prefetch_token(ev.x, b, i + ahead, s.N, s.D);  // the first chunk walks rows
+          if (ev.valid.on(b, i))
+            for (int k = 0; k < K; ++k) acc[k] = acc[k] + ev.x.template at<L>(b, i, c0 + k * w);
+        }
+        for (int k = 0; k < K; ++k) Lane<L>::store(row + c0 + k * w, acc[k]);
+      });
     });
     parallel_for(s.B, [&](int b) {
       int n = 0;

@@ -1,14 +1,16 @@
 // The backward pass driver: one parallel pass over token blocks that evaluates every sink's path
-// at every element. Leaf sinks write gradients. Reduce sinks sum their path into dR[b, s, c]
-// (segmented: a segment's owner block, the one where it starts, writes its row directly; a later
-// block it spills into writes a carry row that is added afterwards in block order). Then each
-// reduce node runs its own backward (Backprop<Ev>), which may start further passes.
+// at every element. Leaf sinks write gradients. Reduce sinks sum their path into dR[b, s, c] in
+// registers, a channel chunk at a time (segmented: a segment's owner block, the one where it
+// starts, writes its row directly; a later block it spills into writes a carry row that is added
+// afterwards in block order). Then each reduce node runs its own backward (Backprop<Ev>), which
+// may start further passes.
 #pragma once
 
 #include <array>
 #include <tuple>
 #include <utility>
 
+#include "ponet/cpu/chunks.hpp"
 #include "ponet/cpu/evaluator.hpp"
 
 namespace ponet::cpu {
@@ -18,36 +20,8 @@ void for_each_index(std::index_sequence<I...>, F&& f) {
   (f(std::integral_constant<std::size_t, I>{}), ...);
 }
 
-template <class V>
-struct LaneTag {
-  using type = V;
-};
-
 template <class S>
-inline constexpr bool is_reduce_sink_v = eval::is_reduce_sink<S>::value;
-
-// Every sink at token (b, i), channels [0, D): SIMD body, then a scalar tail. rows[k] is the row
-// reduce sink k accumulates into.
-template <class T, class Sinks, std::size_t K>
-inline void consume_token(Sinks const& sinks, std::array<T*, K> const& rows, int b, int i, int D) {
-  using V = Batch<T>;
-  constexpr int W = simd_width<T>;
-  auto one = [&](auto vtag, int c) {
-    using L = typename std::decay_t<decltype(vtag)>::type;
-    for_each_index(std::make_index_sequence<K>{}, [&](auto I) {
-      auto const& s = std::get<I>(sinks);
-      if constexpr (is_reduce_sink_v<std::decay_t<decltype(s)>>) {
-        T* r = rows[I] + c;
-        Lane<L>::store(r, Lane<L>::load(r) + s.path.template at<L>(b, i, c));
-      } else {
-        s.template consume<L>(b, i, c);
-      }
-    });
-  };
-  int c = 0;
-  for (; c + W <= D; c += W) one(LaneTag<V>{}, c);
-  for (; c < D; ++c) one(LaneTag<T>{}, c);
-}
+inline constexpr bool is_reduce_sink_v = eval::is_reduce_sink<std::decay_t<S>>::value;
 
 template <class T>
 struct SegmentSum {
@@ -57,65 +31,130 @@ struct SegmentSum {
   int S = 0;
 };
 
+// Leaf sinks at token (b, i) over one chunk.
+template <class L, int K, class Sinks>
+inline void consume_leaves(Sinks const& sinks, int b, int i, int c0) {
+  constexpr int w = Lane<L>::width;
+  for_each_index(std::make_index_sequence<std::tuple_size_v<Sinks>>{}, [&](auto I) {
+    auto const& s = std::get<I>(sinks);
+    if constexpr (!is_reduce_sink_v<decltype(s)>)
+      for (int k = 0; k < K; ++k) s.template consume<L>(b, i, c0 + k * w);
+  });
+}
+
+template <class Sinks, std::size_t... I>
+constexpr bool has_reduce_sink(std::index_sequence<I...>) {
+  return (is_reduce_sink_v<std::tuple_element_t<I, Sinks>> || ...);
+}
+
+template <class Sinks>
+inline void prefetch_sinks(Sinks const& sinks, int b, int i, int N, int D) {
+  if (i >= N) return;
+  for_each_index(std::make_index_sequence<std::tuple_size_v<Sinks>>{},
+                 [&](auto I) { std::get<I>(sinks).prefetch(b, i, D); });
+}
+
 template <class T, class Sinks>
 void run_sinks(Sinks const& sinks, Context<T>& ctx) {
-  constexpr std::size_t K = std::tuple_size_v<Sinks>;
-  if constexpr (K > 0) {
+  constexpr std::size_t NS = std::tuple_size_v<Sinks>;
+  if constexpr (NS > 0) {
     Shape3 const s = ctx.shape;
     Blocks const bl = token_blocks(s);
-    std::array<SegmentSum<T>, K> sums{};
-    for_each_index(std::make_index_sequence<K>{}, [&](auto I) {
+    std::int64_t const D = s.D;
+    int const ahead = prefetch_distance<T>(s.D);
+
+    if constexpr (!has_reduce_sink<Sinks>(std::make_index_sequence<NS>{})) {
+      // Gradients only: whole rows in token order.
+      for_each_block(bl, [&](int b, int, int i0, int i1, int) {
+        for (int i = i0; i < i1; ++i) {
+          prefetch_sinks(sinks, b, i + ahead, s.N, s.D);
+          for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
+            consume_leaves<lane_of_t<decltype(tag)>, decltype(kc)::value>(sinks, b, i, c0);
+          });
+        }
+        stream_fence();
+      });
+      return;
+    }
+
+    std::array<SegmentSum<T>, NS> sums{};
+    for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
       auto const& sink = std::get<I>(sinks);
-      if constexpr (is_reduce_sink_v<std::decay_t<decltype(sink)>>) {
+      if constexpr (is_reduce_sink_v<decltype(sink)>) {
         int S = sink.ev.segments();
-        sums[I] = {ctx.ws.template scratch<T>((std::size_t)s.B * S * s.D),
-                   ctx.ws.template scratch<T>((std::size_t)bl.count() * s.D),
+        sums[I] = {ctx.ws.template scratch<T>((std::size_t)s.B * S * D),
+                   ctx.ws.template scratch<T>((std::size_t)bl.count() * D),
                    ctx.ws.template scratch<int>(bl.count()), S};
       }
     });
 
+    // With reduce sinks: a channel chunk at a time over the block's tokens, sums in registers.
     for_each_block(bl, [&](int b, int blk, int i0, int i1, int) {
-      std::array<T*, K> rows{};
-      std::array<int, K> cur{};
-      auto open = [&](auto I, int seg, bool carried) {
-        auto& sum = sums[I];
-        std::int64_t item = (std::int64_t)b * bl.per_batch + blk;
-        rows[I] = carried ? sum.carry + item * s.D : sum.dst + ((std::int64_t)b * sum.S + seg) * s.D;
-        if (carried) sum.carry_seg[item] = seg;
-        cur[I] = seg;
-        for (int c = 0; c < s.D; ++c) rows[I][c] = T(0);
-      };
-      for_each_index(std::make_index_sequence<K>{}, [&](auto I) {
+      std::int64_t const item = (std::int64_t)b * bl.per_batch + blk;
+      std::array<bool, NS> carried{};  // the block's first segment started in an earlier block
+      for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
         auto const& sink = std::get<I>(sinks);
-        if constexpr (is_reduce_sink_v<std::decay_t<decltype(sink)>>) {
-          sums[I].carry_seg[(std::int64_t)b * bl.per_batch + blk] = -1;
+        if constexpr (is_reduce_sink_v<decltype(sink)>) {
           int seg = sink.ev.segment(b, i0);
-          open(I, seg, i0 > 0 && sink.ev.segment(b, i0 - 1) == seg);
+          carried[I] = i0 > 0 && sink.ev.segment(b, i0 - 1) == seg;
+          sums[I].carry_seg[item] = carried[I] ? seg : -1;
         }
       });
-      for (int i = i0; i < i1; ++i) {
-        for_each_index(std::make_index_sequence<K>{}, [&](auto I) {
+      for (int i = i0; i < i0 + ahead; ++i) prefetch_sinks(sinks, b, i, s.N, s.D);
+      for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
+        using L = lane_of_t<decltype(tag)>;
+        constexpr int K = decltype(kc)::value, w = Lane<L>::width;
+        std::array<std::array<L, K>, NS> acc;
+        std::array<T*, NS> row{};
+        std::array<int, NS> cur{};
+        auto flush = [&](auto I) {
+          for (int k = 0; k < K; ++k) Lane<L>::store(row[I] + c0 + k * w, acc[I][k]);
+        };
+        auto open = [&](auto I, int seg, bool carry) {
+          auto const& sum = sums[I];
+          row[I] = carry ? sum.carry + item * D : sum.dst + ((std::int64_t)b * sum.S + seg) * D;
+          cur[I] = seg;
+          for (int k = 0; k < K; ++k) acc[I][k] = Lane<L>::zero();
+        };
+        for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
           auto const& sink = std::get<I>(sinks);
-          if constexpr (is_reduce_sink_v<std::decay_t<decltype(sink)>>) {
-            int seg = sink.ev.segment(b, i);
-            if (seg != cur[I]) open(I, seg, false);
-          }
+          if constexpr (is_reduce_sink_v<decltype(sink)>)
+            open(I, sink.ev.segment(b, i0), carried[I]);
         });
-        consume_token<T>(sinks, rows, b, i, s.D);
-      }
+        for (int i = i0; i < i1; ++i) {
+          if (c0 == 0) prefetch_sinks(sinks, b, i + ahead, s.N, s.D);  // the first chunk walks rows
+          for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
+            auto const& sink = std::get<I>(sinks);
+            if constexpr (is_reduce_sink_v<decltype(sink)>) {
+              int seg = sink.ev.segment(b, i);
+              if (seg != cur[I]) {
+                flush(I);
+                open(I, seg, false);
+              }
+              for (int k = 0; k < K; ++k)
+                acc[I][k] = acc[I][k] + sink.path.template at<L>(b, i, c0 + k * w);
+            }
+          });
+          consume_leaves<L, K>(sinks, b, i, c0);
+        }
+        for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
+          if constexpr (is_reduce_sink_v<decltype(std::get<I>(sinks))>) flush(I);
+        });
+      });
+      stream_fence();
     });
 
-    for_each_index(std::make_index_sequence<K>{}, [&](auto I) {
+    for_each_index(std::make_index_sequence<NS>{}, [&](auto I) {
       auto const& sink = std::get<I>(sinks);
-      if constexpr (is_reduce_sink_v<std::decay_t<decltype(sink)>>) {
+      if constexpr (is_reduce_sink_v<decltype(sink)>) {
         auto const& sum = sums[I];
         parallel_for(s.B, [&](int b) {
           for (int blk = 0; blk < bl.per_batch; ++blk) {
             std::int64_t item = (std::int64_t)b * bl.per_batch + blk;
             int seg = sum.carry_seg[item];
             if (seg < 0) continue;
-            T* dst = sum.dst + ((std::int64_t)b * sum.S + seg) * s.D;
-            T const* src = sum.carry + item * s.D;
+            T* dst = sum.dst + ((std::int64_t)b * sum.S + seg) * D;
+            T const* src = sum.carry + item * D;
             for (int c = 0; c < s.D; ++c) dst[c] += src[c];
           }
         });

@@ -36,56 +36,58 @@ struct Build<expr::SegmentMax<X>> {
   // a carry row, merged afterwards in block order with a strict > so the earlier token keeps a tie.
   template <class Ev, class T>
   static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    using V = Batch<T>;
-    constexpr int W = simd_width<T>;
     Blocks const bl = token_blocks(s);
     std::size_t const rows = (std::size_t)bl.count() * s.D;
     T* carry = ctx.ws.template scratch<T>(rows);
     T* carry_winner = ctx.ws.template scratch<T>(rows);
     int* carry_seg = ctx.ws.template scratch<int>(bl.count());
     std::int64_t const D = s.D;
+    int const ahead = prefetch_distance<T>(s.D);
 
     for_each_block(bl, [&](int b, int blk, int i0, int i1, int) {
-      std::int64_t item = (std::int64_t)b * bl.per_batch + blk;
-      carry_seg[item] = -1;
-      int cur = -1;
-      T *val = nullptr, *win = nullptr;
-      for (int i = i0; i < i1; ++i) {
-        int seg = ev.segment(b, i);
-        if (seg != cur) {  // first token of this segment within the block
-          cur = seg;
-          bool carried = i == i0 && i0 > 0 && ev.segment(b, i0 - 1) == seg;
-          std::int64_t row = carried ? item * D : ((std::int64_t)b * ev.S + seg) * D;
-          val = (carried ? carry : ev.table) + row;
-          win = (carried ? carry_winner : ev.winner) + row;
-          if (carried) carry_seg[item] = seg;
-          int c = 0;
-          for (; c + W <= s.D; c += W) {
-            Lane<V>::store(val + c, ev.x.template at<V>(b, i, c));
-            Lane<V>::store(win + c, Lane<V>::broadcast(T(i)));
+      std::int64_t const item = (std::int64_t)b * bl.per_batch + blk;
+      bool const carried = i0 > 0 && ev.segment(b, i0 - 1) == ev.segment(b, i0);
+      carry_seg[item] = carried ? ev.segment(b, i0) : -1;
+      for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
+        using L = lane_of_t<decltype(tag)>;
+        constexpr int K = decltype(kc)::value, w = Lane<L>::width;
+        L val[K], win[K];
+        T *val_row = nullptr, *win_row = nullptr;
+        auto flush = [&] {
+          for (int k = 0; k < K; ++k) {
+            Lane<L>::store(val_row + c0 + k * w, val[k]);
+            Lane<L>::store(win_row + c0 + k * w, win[k]);
           }
-          for (; c < s.D; ++c) {
-            val[c] = ev.x.template at<T>(b, i, c);
-            win[c] = T(i);
+        };
+        auto open = [&](int i, bool spilled) {  // token i starts a segment (within this block)
+          std::int64_t row = spilled ? item * D : ((std::int64_t)b * ev.S + ev.segment(b, i)) * D;
+          val_row = (spilled ? carry : ev.table) + row;
+          win_row = (spilled ? carry_winner : ev.winner) + row;
+          for (int k = 0; k < K; ++k) {
+            val[k] = ev.x.template at<L>(b, i, c0 + k * w);
+            win[k] = Lane<L>::broadcast(T(i));
           }
-          continue;
-        }
-        int c = 0;
-        for (; c + W <= s.D; c += W) {
-          V v = ev.x.template at<V>(b, i, c), m = Lane<V>::load(val + c);
-          auto gt = v > m;
-          Lane<V>::store(val + c, Lane<V>::select(gt, v, m));
-          Lane<V>::store(win + c, Lane<V>::select(gt, Lane<V>::broadcast(T(i)),
-                                                  Lane<V>::load(win + c)));
-        }
-        for (; c < s.D; ++c) {
-          T v = ev.x.template at<T>(b, i, c);
-          if (v > val[c]) {
-            val[c] = v;
-            win[c] = T(i);
+        };
+        if (c0 == 0)
+          for (int i = i0; i < i0 + ahead; ++i) prefetch_token(ev.x, b, i, s.N, s.D);
+        open(i0, carried);
+        for (int i = i0 + 1; i < i1; ++i) {
+          if (c0 == 0) prefetch_token(ev.x, b, i + ahead, s.N, s.D);  // the first chunk walks rows
+          if (ev.segment(b, i) != ev.segment(b, i - 1)) {
+            flush();
+            open(i, false);
+            continue;
+          }
+          L const idx = Lane<L>::broadcast(T(i));
+          for (int k = 0; k < K; ++k) {
+            L v = ev.x.template at<L>(b, i, c0 + k * w);
+            auto gt = v > val[k];
+            val[k] = Lane<L>::select(gt, v, val[k]);
+            win[k] = Lane<L>::select(gt, idx, win[k]);
           }
         }
-      }
+        flush();
+      });
     });
 
     parallel_for(s.B, [&](int b) {

@@ -14,6 +14,7 @@ struct Negated {
   PONET_HD V at(int b, int i, int c) const {
     return -p.template at<V>(b, i, c);
   }
+  PONET_HD void prefetch(int b, int i, int D) const { p.prefetch(b, i, D); }
 };
 
 // d(a * b)/da = b: the parent's adjoint times the other operand.
@@ -24,6 +25,10 @@ struct Scaled {
   template <class V>
   PONET_HD V at(int b, int i, int c) const {
     return p.template at<V>(b, i, c) * e.template at<V>(b, i, c);
+  }
+  PONET_HD void prefetch(int b, int i, int D) const {
+    p.prefetch(b, i, D);
+    e.prefetch(b, i, D);
   }
 };
 
@@ -39,6 +44,11 @@ struct MaxSide {
     V g = p.template at<V>(b, i, c);
     return Left ? Lane<V>::select(right_wins, Lane<V>::zero(), g)
                 : Lane<V>::select(right_wins, g, Lane<V>::zero());
+  }
+  PONET_HD void prefetch(int b, int i, int D) const {
+    p.prefetch(b, i, D);
+    l.prefetch(b, i, D);
+    r.prefetch(b, i, D);
   }
 };
 
@@ -102,6 +112,10 @@ struct Binary {
   template <class V>
   PONET_HD V at(int b, int i, int c) const {
     return BinaryRule<Op>::apply(l.template at<V>(b, i, c), r.template at<V>(b, i, c));
+  }
+  PONET_HD void prefetch(int b, int i, int D) const {
+    l.prefetch(b, i, D);
+    r.prefetch(b, i, D);
   }
   template <class P>
   auto sinks(P const& path) const {

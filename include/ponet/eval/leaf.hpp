@@ -20,15 +20,21 @@ struct LeafSink {
   T* dx;  // null: this gradient was not asked for
   std::int64_t sb, sn;
   bool accumulate;
+  bool stream;  // non-temporal stores (large, aligned, written once)
   P path;
 
+  PONET_HD void prefetch(int b, int i, int D) const { path.prefetch(b, i, D); }
   template <class V>
   PONET_HD void consume(int b, int i, int c) const {
     if (!dx) return;
     T* p = dx + b * sb + i * sn + c;
     V g = path.template at<V>(b, i, c);
-    if (accumulate) g = g + Lane<V>::load(p);
-    Lane<V>::store(p, g);
+    if (accumulate)
+      Lane<V>::store(p, g + Lane<V>::load(p));
+    else if (stream)
+      Lane<V>::stream(p, g);
+    else
+      Lane<V>::store(p, g);
   }
 };
 
@@ -39,6 +45,7 @@ template <class Ev, class P>
 struct ReduceSink {
   Ev ev;
   P path;
+  PONET_HD void prefetch(int b, int i, int D) const { path.prefetch(b, i, D); }
 };
 
 template <class S>
@@ -55,14 +62,18 @@ struct Leaf {
   T* dx = nullptr;
   std::int64_t dsb = 0, dsn = 0;
   bool accumulate = false;
+  bool stream = false;
 
   template <class V>
   PONET_HD V at(int b, int i, int c) const {
     return Lane<V>::load(x + b * sb + i * sn + c);
   }
+  PONET_HD void prefetch(int b, int i, int D) const {
+    prefetch_bytes(x + b * sb + i * sn, std::int64_t(D) * sizeof(T));
+  }
   template <class P>
   auto sinks(P const& path) const {
-    return std::make_tuple(LeafSink<T, P>{dx, dsb, dsn, accumulate, path});
+    return std::make_tuple(LeafSink<T, P>{dx, dsb, dsn, accumulate, stream, path});
   }
 };
 
@@ -74,6 +85,7 @@ struct Constant {
   PONET_HD V at(int, int, int) const {
     return Lane<V>::broadcast(value);
   }
+  PONET_HD void prefetch(int, int, int) const {}
   template <class P>
   auto sinks(P const&) const {
     return std::tuple<>();
@@ -96,6 +108,7 @@ struct MaskedPath {
   PONET_HD V at(int b, int i, int c) const {
     return mask.on(b, i) ? p.template at<V>(b, i, c) : Lane<V>::zero();
   }
+  PONET_HD void prefetch(int b, int i, int D) const { p.prefetch(b, i, D); }
 };
 
 // x where mask is on, else fill. Spec: ref::masked_fill_forward.
@@ -109,6 +122,7 @@ struct MaskedFill {
   PONET_HD V at(int b, int i, int c) const {
     return mask.on(b, i) ? x.template at<V>(b, i, c) : Lane<V>::broadcast(fill);
   }
+  PONET_HD void prefetch(int b, int i, int D) const { x.prefetch(b, i, D); }
   template <class P>
   auto sinks(P const& path) const {
     return x.sinks(MaskedPath<P>{path, mask});

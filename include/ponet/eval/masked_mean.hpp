@@ -18,6 +18,7 @@ struct MeanGrad {
     if (!valid.on(b, i)) return Lane<V>::zero();
     return Lane<V>::load(dmean + (std::int64_t)b * D + c) / Lane<V>::broadcast(count[b]);
   }
+  PONET_HD void prefetch(int, int, int) const {}
 };
 
 template <class X, class T>
@@ -32,6 +33,8 @@ struct MaskedMean {
   PONET_HD V at(int b, int, int c) const {
     return Lane<V>::load(mean + (std::int64_t)b * D + c);
   }
+  // Its input is read by its own reduction pass, not by the passes that read it.
+  PONET_HD void prefetch(int, int, int) const {}
   PONET_HD int segment(int, int) const { return 0; }
   int segments() const { return 1; }
   template <class P>

@@ -21,6 +21,7 @@ struct SegmentGrad {
     auto won = Lane<V>::load(winner + row) == Lane<V>::broadcast(T(j));
     return Lane<V>::select(won, Lane<V>::load(dtable + row), Lane<V>::zero());
   }
+  PONET_HD void prefetch(int, int, int) const {}
 };
 
 template <class X, class T>
@@ -36,15 +37,15 @@ struct SegmentMax {
   PONET_HD V at(int b, int i, int c) const {
     return Lane<V>::load(table + ((std::int64_t)b * S + segment(b, i)) * D + c);
   }
+  // Its input is read by its own reduction pass, not by the passes that read it.
+  PONET_HD void prefetch(int, int, int) const {}
   PONET_HD int segment(int b, int i) const { return ids[b * isb + i * isn]; }
   int segments() const { return S; }
   template <class P>
   auto sinks(P const& path) const {
     return std::make_tuple(ReduceSink<SegmentMax, P>{*this, path});
   }
-  SegmentGrad<T> input_path(T const* dtable) const {
-    return {ids, isb, isn, winner, dtable, S, D};
-  }
+  SegmentGrad<T> input_path(T const* dtable) const { return {ids, isb, isn, winner, dtable, S, D}; }
 };
 
 }  // namespace ponet::eval

@@ -21,13 +21,15 @@ struct WindowGather {
     int lo = j - half < 0 ? 0 : j - half;
     int hi = j + half > N - 1 ? N - 1 : j + half;
     V sum = Lane<V>::zero();
-    for (int i = lo; i <= hi; ++i) {
-      V off = Lane<V>::load_offset(argmax + b * asb + i * asn + c);
-      using S = scalar_of_t<V>;
-      sum = sum + Lane<V>::select(off == Lane<V>::broadcast(S(j - i)), p.template at<V>(b, i, c),
-                                  Lane<V>::zero());
-    }
+    for (int i = lo; i <= hi; ++i)
+      sum = sum + Lane<V>::select(Lane<V>::offset_is(argmax + b * asb + i * asn + c, j - i),
+                                  p.template at<V>(b, i, c), Lane<V>::zero());
     return sum;
+  }
+  PONET_HD void prefetch(int b, int j, int D) const {
+    int i = j + half > N - 1 ? N - 1 : j + half;  // the newest window this token reads
+    p.prefetch(b, i, D);
+    prefetch_bytes(argmax + b * asb + i * asn, D);
   }
 };
 
@@ -61,6 +63,9 @@ struct WindowMax {
     }
     Lane<V>::store_offset(argmax + b * asb + i * asn + c, idx);
     return m;
+  }
+  PONET_HD void prefetch(int b, int i, int D) const {
+    x.prefetch(b, i + half > N - 1 ? N - 1 : i + half, D);
   }
   template <class P>
   auto sinks(P const& path) const {

@@ -75,11 +75,12 @@ auto operator*(A&& a, B&& b) {
 }
 // Elementwise maximum; either operand may be a node, a view or a tensor.
 template <class A, class B,
-          std::enable_if_t<(is_operand_v<A> || std::is_arithmetic_v<std::decay_t<A>>)&&(
-                               is_operand_v<B> || std::is_arithmetic_v<std::decay_t<B>>)&&!(
-                               std::is_arithmetic_v<std::decay_t<A>> &&
-                               std::is_arithmetic_v<std::decay_t<B>>),
-                           int> = 0>
+          std::enable_if_t<
+              (is_operand_v<A> || std::is_arithmetic_v<std::decay_t<A>>)&&(
+                  is_operand_v<B> ||
+                  std::is_arithmetic_v<std::decay_t<B>>)&&!(std::is_arithmetic_v<std::decay_t<A>> &&
+                                                            std::is_arithmetic_v<std::decay_t<B>>),
+              int> = 0>
 auto max(A&& a, B&& b) {
   return detail::binary<Max>("max", std::forward<A>(a), std::forward<B>(b));
 }

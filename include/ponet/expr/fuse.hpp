@@ -20,8 +20,8 @@ auto fuse(G&& g, S&& s, O&& o, L&& l) {
 // `pool` is the mask the poolings see: `valid`, or valid and not a delimiter under clsgsepg
 // (Segments::pool_mask); pooled values are 0 where pool is 0.
 template <class T, class Dev>
-auto mixing(View<T const, Dev> q, View<T const, Dev> k, View<T const, Dev> o,
-            View<T const, Dev> sg, View<T const, Dev> lc, View<std::uint8_t const, Dev> valid,
+auto mixing(View<T const, Dev> q, View<T const, Dev> k, View<T const, Dev> o, View<T const, Dev> sg,
+            View<T const, Dev> lc, View<std::uint8_t const, Dev> valid,
             View<std::uint8_t const, Dev> pool, SegmentsView<Dev> segments, int heads,
             int window = 3) {
   auto g = global_attn(q, k, valid, heads);

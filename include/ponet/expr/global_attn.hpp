@@ -56,8 +56,8 @@ auto global_attn(Q&& q, K&& k, M&& valid, int H) {
   check_same_shape("global_attn", "q", qm.shape(), "k", s);
   check_per_token("global_attn", "valid", v.shape(), s);
   if (H < 1 || s.D % H != 0)
-    throw Error("global_attn: H=" + std::to_string(H) + " does not divide D=" +
-                std::to_string(s.D));
+    throw Error("global_attn: H=" + std::to_string(H) +
+                " does not divide D=" + std::to_string(s.D));
   return GlobalAttn<decltype(qm), decltype(ke)>{{}, qm, ke, v, H};
 }
 

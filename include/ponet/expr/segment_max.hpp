@@ -19,7 +19,7 @@ struct SegmentMax : Expr<SegmentMax<X>> {
   static constexpr bool has_stencil = X::has_stencil;
   static constexpr bool has_reduce = true;
 
-  X x;                          // [B, N, D]
+  X x;                            // [B, N, D]
   SegmentsView<device> segments;  // ids [B, N, 1], S
 
   Shape3 shape() const { return x.shape(); }

@@ -8,9 +8,9 @@
 
 namespace ponet::ref {
 
-using Mask = Tensor<std::uint8_t>;       // [B, N, 1], nonzero = on
-using Ids = Tensor<std::int32_t>;        // [B, N, 1] segment ids
-using Index = Tensor<std::int32_t>;      // saved argmax indices
+using Mask = Tensor<std::uint8_t>;   // [B, N, 1], nonzero = on
+using Ids = Tensor<std::int32_t>;    // [B, N, 1] segment ids
+using Index = Tensor<std::int32_t>;  // saved argmax indices
 
 // x where mask is on, else value.  docs/ops.md#masked-fill
 template <class T>

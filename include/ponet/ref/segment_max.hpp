@@ -10,8 +10,8 @@ namespace ponet::ref {
 
 template <class T>
 struct SegmentMaxForward {
-  Tensor<T> out;   // [B, N, D]
-  Index argmax;    // [B, S, D] winner token, -1 for an empty segment
+  Tensor<T> out;  // [B, N, D]
+  Index argmax;   // [B, S, D] winner token, -1 for an empty segment
 };
 
 template <class T>
@@ -32,8 +32,7 @@ SegmentMaxForward<T> segment_max_forward(Tensor<T> const& x, Ids const& ids, int
 }
 
 template <class T>
-Tensor<T> segment_max_backward(Tensor<T> const& dout, Ids const& ids, int S,
-                               Index const& argmax) {
+Tensor<T> segment_max_backward(Tensor<T> const& dout, Ids const& ids, int S, Index const& argmax) {
   int const B = dout.B(), N = dout.N(), D = dout.D();
   Tensor<T> dtable(Shape3{B, S, D}), dx(dout.shape());
   for (int b = 0; b < B; ++b)
