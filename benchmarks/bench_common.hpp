@@ -1,14 +1,15 @@
-// Shared benchmark helpers: inputs filled once outside timed loops, the copy baseline every
-// bw_fraction is measured against, and manual timing so rates use wall-clock time.
+// Shared benchmark helpers: inputs filled once outside timed loops, and manual timing that pairs
+// every timed iteration with one plain copy of a tensor of the same shape, so bw_fraction compares
+// the operation with a copy measured under the same conditions (these machines' bandwidth drifts
+// by tens of percent over seconds).
 #pragma once
 
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 
+#include <ponet/cpu/bandwidth.hpp>
 #include <ponet/ponet.hpp>
 
 namespace bench {
@@ -32,42 +33,30 @@ inline void fill(ponet::Tensor<float>& t, std::uint64_t seed) {
   });
 }
 
-// Bandwidth (bytes read + bytes written per second) of a plain parallel copy of `src` into `dst`,
-// best of five: the ceiling a memory-bound pass over tensors of this size can reach.
-inline double copy_bandwidth(ponet::View<float const> src, ponet::View<float> dst) {
-  auto blocks = ponet::cpu::token_blocks(src.shape());
-  auto once = [&] {
-    ponet::cpu::for_each_block(blocks, [&](int b, int, int i0, int i1, int) {
-      std::memcpy(dst.row(b, i0), src.row(b, i0), sizeof(float) * (i1 - i0) * src.D);
-    });
-  };
-  once();
-  double best = 1e300;
-  for (int r = 0; r < 5; ++r) {
-    auto t0 = Clock::now();
-    once();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return 2.0 * src.shape().numel() * sizeof(float) / best;
-}
-
-// Runs `step` under manual timing; reports bytes/s and tokens/s from `least_bytes` (what the
-// operation must at least move) and bw_fraction against `copy_bw`.
+// Times `step` (manual time); reports bytes/s and tokens/s from `least_bytes` (what the operation
+// must at least move: inputs read once, outputs written once), and bw_fraction = its bytes/s over
+// the bytes/s of copying `src` into `dst`, timed right after each iteration.
 template <class F>
-void timed(benchmark::State& state, double least_bytes, double tokens, double copy_bw, F&& step) {
+void timed(benchmark::State& state, double least_bytes, double tokens, ponet::View<float const> src,
+           ponet::View<float> dst, F&& step) {
   step();  // warm-up: workspaces reach their final size outside the timed loop
-  double total = 0;
+  ponet::cpu::copy_seconds(src, dst);
+  double total = 0, copy_total = 0;
   for (auto _ : state) {
     auto t0 = Clock::now();
     step();
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     state.SetIterationTime(s);
     total += s;
+    state.PauseTiming();
+    copy_total += ponet::cpu::copy_seconds(src, dst);
+    state.ResumeTiming();
   }
+  double const copy_bytes = 2.0 * double(src.shape().numel()) * sizeof(float);
   state.SetBytesProcessed(std::int64_t(least_bytes * state.iterations()));
   state.SetItemsProcessed(std::int64_t(tokens * state.iterations()));
-  state.counters["bw_fraction"] = least_bytes * state.iterations() / total / copy_bw;
-  state.counters["copy_GBps"] = copy_bw / 1e9;
+  state.counters["bw_fraction"] = (least_bytes / total) / (copy_bytes / copy_total);
+  state.counters["copy_GBps"] = copy_bytes * state.iterations() / copy_total / 1e9;
 }
 
 }  // namespace bench

@@ -3,6 +3,7 @@
 // g * o + l, (g + s) * o, s * o + l, g * o. Spec: ref::mixing_forward.  docs/ops.md#fuse
 #pragma once
 
+#include "ponet/core/mixing_args.hpp"
 #include "ponet/expr/elementwise.hpp"
 #include "ponet/expr/global_attn.hpp"
 #include "ponet/expr/segment_max.hpp"
@@ -28,6 +29,15 @@ auto mixing(View<T const, Dev> q, View<T const, Dev> k, View<T const, Dev> o, Vi
   auto s = masked_fill(segment_max(masked(sg, pool), segments), pool, 0);
   auto l = masked_fill(window_max(masked(lc, pool), window), pool, 0);
   return masked_fill(fuse(g, s, o, l), valid, 0);
+}
+
+}  // namespace ponet::expr
+
+namespace ponet::expr {
+
+template <class T, class Dev>
+auto mixing(MixingArgs<T, Dev> const& a) {
+  return mixing(a.q, a.k, a.o, a.sg, a.lc, a.valid, a.pool, a.segments, a.heads, a.window);
 }
 
 }  // namespace ponet::expr
