@@ -8,7 +8,9 @@
 #include "ponet/cpu/global_attn.hpp"
 #include "ponet/cpu/masked_mean.hpp"
 #include "ponet/cpu/segment_max.hpp"
+#include "ponet/expr/activation.hpp"
 #include "ponet/expr/fuse.hpp"
+#include "ponet/core/matrix.hpp"
 #include "ponet/version.hpp"
 
 #if defined(__CUDACC__) && __has_include("ponet/cuda/ponet.cuh")

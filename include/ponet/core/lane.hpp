@@ -4,6 +4,7 @@
 // body compute the same formula in the same order. docs/design.md#lanes
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -28,6 +29,8 @@ struct Lane<T, std::enable_if_t<std::is_floating_point_v<T>>> {
   // Window argmax offsets are saved as int8 (docs/decisions.md#saved-state).
   PONET_HD static void store_offset(std::int8_t* p, T v) { *p = static_cast<std::int8_t>(v); }
   PONET_HD static bool offset_is(std::int8_t const* p, int value) { return *p == value; }
+  PONET_HD static T erf(T v) { return std::erf(v); }
+  PONET_HD static T exp(T v) { return std::exp(v); }
 };
 
 template <class V>

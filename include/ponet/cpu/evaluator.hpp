@@ -8,6 +8,7 @@
 #include "ponet/core/workspace.hpp"
 #include "ponet/cpu/parallel.hpp"
 #include "ponet/cpu/simd.hpp"
+#include "ponet/eval/activation.hpp"
 #include "ponet/eval/elementwise.hpp"
 #include "ponet/eval/window_max.hpp"
 #include "ponet/expr/mask.hpp"
@@ -86,6 +87,26 @@ struct Build<expr::WindowMax<X>> {
     if (ctx.mode != Mode::infer) argmax = ctx.ws.template saved<std::int8_t>(s.numel());
     return eval::WindowMax<decltype(x)>{
         x, s.N, n.k / 2, argmax, (std::int64_t)s.N * s.D, s.D, ctx.mode == Mode::train};
+  }
+};
+
+template <class Op, class X>
+struct Build<expr::Unary<Op, X>> {
+  template <class T>
+  static auto run(expr::Unary<Op, X> const& n, Context<T>& ctx) {
+    auto x = build(n.x, ctx);
+    return eval::Unary<Op, decltype(x)>{x};
+  }
+};
+
+template <class X>
+struct Build<expr::Dropout<X>> {
+  template <class T>
+  static auto run(expr::Dropout<X> const& n, Context<T>& ctx) {
+    auto x = build(n.x, ctx);
+    // keep when the 32-bit hash >= p * 2^32 (p < 1, so the threshold fits)
+    auto threshold = std::uint32_t(double(n.p) * 4294967296.0);
+    return eval::Dropout<decltype(x), T>{x, {n.seed, threshold, T(1) / (T(1) - n.p)}};
   }
 };
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
+#include <vector>
 
 #include "ponet/config.hpp"
 #include "ponet/core/shape.hpp"
@@ -38,6 +40,15 @@ inline void set_num_threads(int n) {
 #else
   (void)n;
 #endif
+}
+
+// A buffer of at least n elements of T that persists per calling thread and per Tag, for the
+// small partial sums of library calls: allocated once, so hot loops never touch fresh pages.
+template <class Tag, class T>
+T* reusable(std::size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
 }
 
 struct Blocks {

@@ -1,0 +1,98 @@
+// Dense linear algebra on the CPU, through Eigen 3.4 (which hands large products to a BLAS when
+// built with EIGEN_USE_BLAS, see the PONET_BLAS CMake option):
+//   gemm(C, A, ta, B, tb, alpha, beta)   C = alpha op(A) op(B) + beta C
+//   add_row(C, v)                        every row of C += v          (a bias)
+//   add_column_sums(v, A)                v += the sum of A's rows     (a bias gradient)
+// Shapes are checked; errors name both operands. Spec: the obvious loops (tests/test_nn_*).
+#pragma once
+
+#include <Eigen/Core>
+
+#include "ponet/core/matrix.hpp"
+#include "ponet/cpu/chunks.hpp"
+#include "ponet/cpu/parallel.hpp"
+
+namespace ponet {
+
+namespace cpu {
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using EigenMap = Eigen::Map<RowMajor<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using EigenConstMap = Eigen::Map<RowMajor<T> const, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+template <class T>
+EigenMap<T> eigen(Mat<T, cpu_tag> m) {
+  return EigenMap<T>(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld));
+}
+template <class T>
+EigenConstMap<T> eigen(Mat<T const, cpu_tag> m) {
+  return EigenConstMap<T>(m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld));
+}
+}  // namespace cpu
+
+template <class T>
+void gemm(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a, Mat<T const, cpu_tag> B,
+          bool trans_b, T alpha = T(1), T beta = T(0)) {
+  int const m = trans_a ? A.cols : A.rows, k = trans_a ? A.rows : A.cols;
+  int const kb = trans_b ? B.cols : B.rows, n = trans_b ? B.rows : B.cols;
+  if (k != kb || C.rows != m || C.cols != n)
+    throw Error("gemm: C " + mat_shape(C.rows, C.cols) + " = op(A) " + mat_shape(m, k) +
+                " x op(B) " + mat_shape(kb, n));
+  auto c = cpu::eigen(C);
+  auto a = cpu::eigen(A);
+  auto b = cpu::eigen(B);
+  if (beta == T(0)) {
+    if (!trans_a && !trans_b) c.noalias() = alpha * a * b;
+    if (!trans_a && trans_b) c.noalias() = alpha * a * b.transpose();
+    if (trans_a && !trans_b) c.noalias() = alpha * a.transpose() * b;
+    if (trans_a && trans_b) c.noalias() = alpha * a.transpose() * b.transpose();
+    return;
+  }
+  if (beta != T(1)) c *= beta;
+  if (!trans_a && !trans_b) c.noalias() += alpha * a * b;
+  if (!trans_a && trans_b) c.noalias() += alpha * a * b.transpose();
+  if (trans_a && !trans_b) c.noalias() += alpha * a.transpose() * b;
+  if (trans_a && trans_b) c.noalias() += alpha * a.transpose() * b.transpose();
+}
+
+template <class T>
+void add_row(Mat<T, cpu_tag> C, T const* v) {
+  using V = cpu::Batch<T>;
+  constexpr int W = cpu::simd_width<T>;
+  cpu::parallel_for((C.rows + 63) / 64, [&](int blk) {
+    for (int r = blk * 64; r < std::min(C.rows, blk * 64 + 64); ++r) {
+      T* row = C.row(r);
+      int c = 0;
+      for (; c + W <= C.cols; c += W)
+        Lane<V>::store(row + c, Lane<V>::load(row + c) + Lane<V>::load(v + c));
+      for (; c < C.cols; ++c) row[c] += v[c];
+    }
+  });
+}
+
+// v[c] += sum over rows of A[r, c]: rows in blocks of 256 in parallel, partial sums combined in
+// block order (the same bits on any thread count).
+template <class T>
+void add_column_sums(T* v, Mat<T const, cpu_tag> A) {
+  int const blocks = (A.rows + 255) / 256;
+  struct Partial;
+  T* partial = cpu::reusable<Partial, T>((std::size_t)blocks * A.cols);
+  cpu::parallel_for(blocks, [&](int blk) {
+    T* p = partial + (std::size_t)blk * A.cols;
+    cpu::for_each_chunk<T>(0, A.cols, [&](auto tag, auto kc, int c0) {
+      using L = cpu::lane_of_t<decltype(tag)>;
+      constexpr int K = decltype(kc)::value, w = Lane<L>::width;
+      L acc[K];
+      for (int k = 0; k < K; ++k) acc[k] = Lane<L>::zero();
+      for (int r = blk * 256; r < std::min(A.rows, blk * 256 + 256); ++r)
+        for (int k = 0; k < K; ++k) acc[k] = acc[k] + Lane<L>::load(A.row(r) + c0 + k * w);
+      for (int k = 0; k < K; ++k) Lane<L>::store(p + c0 + k * w, acc[k]);
+    });
+  });
+  for (int blk = 0; blk < blocks; ++blk)
+    for (int c = 0; c < A.cols; ++c) v[c] += partial[(std::size_t)blk * A.cols + c];
+}
+
+}  // namespace ponet
