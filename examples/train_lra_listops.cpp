@@ -31,7 +31,7 @@ int main(int argc, char** argv) try {
   nn::AdamWConfig optim;  // lr 1e-4, warm-up 1000, 5000 steps, no weight decay
   io::ListOpsConfig lengths;
   io::ListOpsSizes sizes;
-  std::string data_dir = "data/listops", checkpoint_dir, metrics_out;
+  std::string data_dir = "data/listops", checkpoint_dir, metrics_out, loss_log;
   int batch = 32, eval_every = 250, log_every = 10, checkpoint_every = 500, threads = 0;
   std::uint64_t seed = 1;
   bool quick = false, resume = false;
@@ -68,6 +68,7 @@ int main(int argc, char** argv) try {
   flags.add("resume", &resume, "continue from --checkpoint");
   flags.add("stop-after", &stop_after, "stop after this step (for tests of resuming)");
   flags.add("metrics-out", &metrics_out, "write final metrics as JSON here");
+  flags.add("loss-log", &loss_log, "append each step's loss (exact, hex float) to this file");
   if (!flags.parse(argc, argv,
                    "ponet-train-listops: train PoNet, a Transformer or FNet on ListOps (LRA)"))
     return 0;
@@ -125,6 +126,8 @@ int main(int argc, char** argv) try {
 
   // ---- training loop ---------------------------------------------------------------------
   train::Progress progress(optim.total, opt.steps());
+  std::FILE* losses = loss_log.empty() ? nullptr : std::fopen(loss_log.c_str(), "a");
+  if (!loss_log.empty() && !losses) throw Error("cannot open --loss-log " + loss_log);
   io::Batch b;
   double loss_avg = 0, acc_avg = 0, last_dev = -1;
   for (std::int64_t step = opt.steps(); step < optim.total; ++step) {
@@ -133,6 +136,10 @@ int main(int argc, char** argv) try {
                           nn::dropout_seed(seed, int(step), 1));
     net->params().zero_grad();
     net->backward();
+    if (losses) {
+      std::fprintf(losses, "%lld %a\n", (long long)step + 1, r.loss);
+      std::fflush(losses);
+    }
     double const lr = nn::learning_rate(optim, step);
     opt.step(net->params().values().data(), net->params().grads().data(), net->params().size());
     double tokens = 0;
