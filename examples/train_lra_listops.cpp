@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <map>
 
+#include <ponet/nn/models.hpp>
+
 #include "train_common.hpp"
 
 using namespace ponet;
@@ -95,6 +97,7 @@ int main(int argc, char** argv) try {
   io::Batcher batches(data.train, bc, seed);
 
   // ---- model and optimizer ----------------------------------------------------------------
+  mixer.reproducible = !checkpoint_dir.empty();  // a resumed run must compute the same bits
   auto net = nn::make_classifier(mixer, model, seed);
   nn::AdamW<float> opt(optim, net->params().size());
   std::map<std::string, std::string> const identity = {

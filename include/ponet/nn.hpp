@@ -1,5 +1,6 @@
 // ponet's neural-network layers, models and optimizer (everything under ponet/nn/), with the CPU
-// entry points they call. Include after (or instead of) ponet/ponet.hpp.
+// entry points they call. Include after (or instead of) ponet/ponet.hpp. The FNet mixer and
+// make_classifier (ponet/nn/models.hpp) also need FFTW: include them and link ponet::fftw.
 #pragma once
 
 #include "ponet/cpu/cross_entropy.hpp"
@@ -14,7 +15,6 @@
 #include "ponet/nn/embedding.hpp"
 #include "ponet/nn/layer_norm.hpp"
 #include "ponet/nn/linear.hpp"
-#include "ponet/nn/models.hpp"
 #include "ponet/nn/params.hpp"
 #include "ponet/nn/ponet_mixer.hpp"
 #include "ponet/ponet.hpp"

@@ -1,12 +1,15 @@
 // make_classifier: the LRA-style sequence classifier with the token mixer named at run time,
 // "ponet", "transformer" (softmax attention) or "fnet", for trainers and benchmarks.
+// Includes the FNet mixer: link ponet::fftw.
 // docs/nn.md#classifier
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "ponet/nn/attention_mixer.hpp"
 #include "ponet/nn/classifier.hpp"
+#include "ponet/nn/fnet_mixer.hpp"
 #include "ponet/nn/ponet_mixer.hpp"
 
 namespace ponet::nn {
@@ -14,7 +17,8 @@ namespace ponet::nn {
 struct MixerChoice {
   std::string name = "ponet";  // ponet | transformer | fnet
   int heads = 2;
-  int window = 3;  // PoNet's local window
+  int window = 3;             // PoNet's local window
+  bool reproducible = false;  // FNet: FFT plans that are the same in every process
 };
 
 inline std::unique_ptr<Model<float>> make_classifier(MixerChoice const& m,
@@ -23,6 +27,15 @@ inline std::unique_ptr<Model<float>> make_classifier(MixerChoice const& m,
   if (m.name == "ponet")
     return std::make_unique<SequenceClassifier<PoNetMixer<float>, float>>(
         c, typename PoNetMixer<float>::Config{c.D, m.heads, m.window}, seed);
+  if (m.name == "transformer")
+    return std::make_unique<SequenceClassifier<AttentionMixer<float>, float>>(
+        c, typename AttentionMixer<float>::Config{c.D, m.heads}, seed);
+  if (m.name == "fnet")
+    return std::make_unique<SequenceClassifier<FNetMixer<float>, float>>(
+        c,
+        typename FNetMixer<float>::Config{
+            c.D, m.reproducible ? cpu::FourierPlanning::estimate : cpu::FourierPlanning::measure},
+        seed);
   throw Error("unknown model '" + m.name + "' (expected ponet, transformer or fnet)");
 }
 
