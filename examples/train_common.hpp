@@ -10,8 +10,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include <ponet/io/batches.hpp>
 #include <ponet/io/listops.hpp>
 #include <ponet/nn.hpp>
+#include <ponet/nn/models.hpp>
 
 namespace train {
 
@@ -213,6 +216,195 @@ inline double macro_f1(std::vector<int> const& labels, std::vector<int> const& p
     ++counted;
   }
   return counted ? sum / counted : 0;
+}
+
+// The training loop both trainers run: one AdamW step per batch, a progress line every
+// `log_every` steps, dev evaluation every `eval_every`, an atomic checkpoint every
+// `checkpoint_every` (and at the end), and optionally each step's exact loss in a log file.
+struct LoopOptions {
+  std::int64_t total = 0;
+  int eval_every = 250, log_every = 10, checkpoint_every = 500, batch = 32, max_len = 2000;
+  std::int64_t stop_after = 0;  // stop after this step (tests of resuming), 0: never
+  std::uint64_t seed = 1;
+  std::string checkpoint, loss_log;             // empty: none
+  std::map<std::string, std::string> identity;  // checkpoint metadata a resume must match
+};
+
+struct LoopResult {
+  double train_loss = 0, dev_accuracy = -1, tokens_per_second = 0, seconds = 0;
+  bool stopped = false;  // by stop_after
+};
+
+inline LoopResult train_loop(ponet::nn::Model<float>& net, ponet::nn::AdamW<float>& opt,
+                             ponet::io::Batcher& batches,
+                             std::vector<ponet::io::Example> const& dev, LoopOptions const& o) {
+  namespace nn = ponet::nn;
+  LoopResult res;
+  Progress progress(o.total, opt.steps());
+  std::FILE* losses = o.loss_log.empty() ? nullptr : std::fopen(o.loss_log.c_str(), "a");
+  if (!o.loss_log.empty() && !losses) throw ponet::Error("cannot open --loss-log " + o.loss_log);
+  ponet::io::Batch b;
+  double acc_avg = 0;
+  std::int64_t const first = opt.steps();
+  for (std::int64_t step = first; step < o.total; ++step) {
+    batches.next(b);
+    auto r = net.forward(b.ids.cview(), b.valid.cview(), b.labels, true,
+                         nn::dropout_seed(o.seed, int(step), 1));
+    net.params().zero_grad();
+    net.backward();
+    if (losses) {
+      std::fprintf(losses, "%lld %a\n", (long long)step + 1, r.loss);
+      std::fflush(losses);
+    }
+    double const lr = nn::learning_rate(opt.config(), step);
+    opt.step(net.params().values().data(), net.params().grads().data(), net.params().size());
+    double tokens = 0;
+    for (std::uint8_t v : b.valid) tokens += v;
+    double const k = step == first ? 1.0 : 0.05;  // running means over ~20 steps
+    res.train_loss += k * (r.loss - res.train_loss);
+    acc_avg += k * (double(r.correct) / b.size() - acc_avg);
+    bool const last = step + 1 == o.total;
+    progress.step(step, res.train_loss, acc_avg, tokens, lr, (step + 1) % o.log_every == 0 || last);
+    if ((step + 1) % o.eval_every == 0 || last) {
+      auto d = evaluate(net, dev, o.batch, o.max_len);
+      res.dev_accuracy = d.accuracy;
+      std::printf("  dev: loss %.4f  accuracy %.4f\n", d.loss, d.accuracy);
+    }
+    if (!o.checkpoint.empty() && ((step + 1) % o.checkpoint_every == 0 || last)) {
+      nn::save_checkpoint(o.checkpoint, net.params(), opt, batches.state().to_bytes(), o.identity);
+      std::printf("  saved %s (step %lld)\n", o.checkpoint.c_str(), (long long)step + 1);
+    }
+    if (o.stop_after > 0 && step + 1 >= o.stop_after && !last) {
+      std::printf("stopping after step %lld (--stop-after)\n", (long long)step + 1);
+      res.stopped = true;
+      break;
+    }
+  }
+  if (losses) std::fclose(losses);
+  res.tokens_per_second = progress.tokens_per_second();
+  res.seconds = progress.seconds();
+  return res;
+}
+
+// What both trainers configure the same way: model, optimizer, loop and run flags.
+struct RunConfig {
+  ponet::nn::MixerChoice mixer;
+  ponet::nn::ClassifierConfig model;
+  ponet::nn::AdamWConfig optim;
+  int batch = 32, eval_every = 250, log_every = 10, checkpoint_every = 500, threads = 0;
+  std::uint64_t seed = 1;
+  std::string checkpoint_dir, metrics_out, loss_log;
+  bool resume = false;
+  std::int64_t stop_after = 0;
+
+  void add_flags(Flags& f) {
+    f.add("model", &mixer.name, "token mixer: ponet, transformer or fnet");
+    f.add("steps", &optim.total, "training steps");
+    f.add("batch", &batch, "sequences per step");
+    f.add("lr", &optim.lr, "peak learning rate");
+    f.add("warmup", &optim.warmup, "linear warm-up steps");
+    f.add("weight-decay", &optim.weight_decay, "AdamW weight decay");
+    f.add("clip", &optim.clip_norm, "gradient clipping by global norm (0: off)");
+    f.add("dim", &model.D, "model width D");
+    f.add("heads", &mixer.heads, "heads");
+    f.add("ffn", &model.ffn, "feed-forward width");
+    f.add("layers", &model.layers, "encoder layers");
+    f.add("dropout", &model.dropout, "dropout probability");
+    f.add("segment-num", &model.segment_num, "PoNet's segments per sequence (LRA chunks)");
+    f.add("window", &mixer.window, "PoNet's local max-pooling window");
+    f.add("eval-every", &eval_every, "steps between dev evaluations");
+    f.add("log-every", &log_every, "steps between progress lines");
+    f.add("seed", &seed, "seed for data, initialisation, order and dropout");
+    f.add("threads", &threads, "threads (0: all)");
+    f.add("checkpoint", &checkpoint_dir, "directory for checkpoint.safetensors");
+    f.add("checkpoint-every", &checkpoint_every, "steps between checkpoints");
+    f.add("resume", &resume, "continue from --checkpoint");
+    f.add("stop-after", &stop_after, "stop after this step (for tests of resuming)");
+    f.add("metrics-out", &metrics_out, "write final metrics as JSON here");
+    f.add("loss-log", &loss_log, "append each step's loss (exact, hex float) to this file");
+  }
+  // Checks and applies what parsing cannot: thread count, --resume without a directory.
+  void finish() {
+    if (threads > 0) ponet::cpu::set_num_threads(threads);
+    if (checkpoint_dir.empty() && resume) throw UsageError("--resume needs --checkpoint DIR");
+    mixer.reproducible = !checkpoint_dir.empty();  // a resumed run must compute the same bits
+  }
+  // The checkpoint metadata a resume must match.
+  std::map<std::string, std::string> identity(std::string const& task, std::size_t params) const {
+    return {{"task", task},
+            {"model", mixer.name},
+            {"dim", std::to_string(model.D)},
+            {"heads", std::to_string(mixer.heads)},
+            {"ffn", std::to_string(model.ffn)},
+            {"layers", std::to_string(model.layers)},
+            {"segment_num", std::to_string(model.segment_num)},
+            {"window", std::to_string(mixer.window)},
+            {"batch", std::to_string(batch)},
+            {"steps", std::to_string(optim.total)},
+            {"seed", std::to_string(seed)},
+            {"params", std::to_string(params)}};
+  }
+};
+
+struct Trained {
+  std::unique_ptr<ponet::nn::Model<float>> net;
+  LoopResult run;
+  std::map<std::string, std::string> identity;
+};
+
+// Builds the model and optimizer, resumes from the checkpoint when asked, and trains.
+inline Trained fit(RunConfig const& c, std::string const& task,
+                   std::vector<ponet::io::Example> const& train,
+                   std::vector<ponet::io::Example> const& dev, int max_len) {
+  namespace nn = ponet::nn;
+  ponet::io::BatcherConfig bc;
+  bc.batch_size = c.batch;
+  bc.max_len = max_len;
+  ponet::io::Batcher batches(train, bc, c.seed);
+
+  Trained t;
+  t.net = nn::make_classifier(c.mixer, c.model, c.seed);
+  nn::AdamW<float> opt(c.optim, t.net->params().size());
+  t.identity = c.identity(task, t.net->params().size());
+  std::printf("model: %s, %zu parameters, D=%d, %d layers, %d threads\n", c.mixer.name.c_str(),
+              t.net->params().size(), c.model.D, c.model.layers, ponet::cpu::max_threads());
+
+  std::string checkpoint;
+  if (!c.checkpoint_dir.empty()) {
+    std::filesystem::create_directories(c.checkpoint_dir);
+    checkpoint = c.checkpoint_dir + "/checkpoint.safetensors";
+  }
+  if (c.resume) {
+    if (!std::filesystem::exists(checkpoint))
+      throw ponet::Error("--resume: no checkpoint at " + checkpoint);
+    batches.restore(nn::load_checkpoint(checkpoint, t.net->params(), opt, t.identity));
+    std::printf("resumed from %s at step %lld\n", checkpoint.c_str(), (long long)opt.steps());
+  }
+
+  LoopOptions o;
+  o.total = c.optim.total;
+  o.eval_every = c.eval_every, o.log_every = c.log_every, o.batch = c.batch;
+  o.checkpoint_every = c.checkpoint_every, o.max_len = max_len;
+  o.stop_after = c.stop_after, o.seed = c.seed;
+  o.checkpoint = checkpoint, o.loss_log = c.loss_log, o.identity = t.identity;
+  t.run = train_loop(*t.net, opt, batches, dev, o);
+  return t;
+}
+
+// The metrics file's common part: configuration, training figures, memory.
+inline nlohmann::json metrics(Trained const& t, RunConfig const& c) {
+  nlohmann::json j;
+  for (auto const& [key, value] : t.identity) j["config"][key] = value;
+  j["config"]["lr"] = c.optim.lr;
+  j["config"]["warmup"] = c.optim.warmup;
+  j["config"]["dropout"] = c.model.dropout;
+  j["dev_accuracy"] = t.run.dev_accuracy;
+  j["train_loss"] = t.run.train_loss;
+  j["tokens_per_second"] = t.run.tokens_per_second;
+  j["seconds"] = t.run.seconds;
+  j["peak_rss_mib"] = peak_rss_mib();
+  j["threads"] = ponet::cpu::max_threads();
+  return j;
 }
 
 inline void write_json(std::string const& path, nlohmann::json const& j) {

@@ -6,7 +6,7 @@
 // Defaults are the paper's ListOps setting (PONET.md): D=64, 2 heads, FFN 128, 2 layers,
 // batch 32, lr 1e-4, linear warm-up 1000 steps then linear decay, 5000 steps, segment_num 64,
 // mean pooling, sequences of 500 to 2000 tokens. --quick trains a small, fast variant (shorter
-// sequences, fewer steps) that shows learning in about five minutes on two cores.
+// sequences and trees, fewer steps, a larger learning rate) that learns in minutes on two cores.
 //
 //   ponet-train-listops [--model ponet|transformer|fnet] [--quick] [--steps 5000] ...
 //   ponet-train-listops --checkpoint runs/a --checkpoint-every 500      # saves atomically
@@ -14,185 +14,69 @@
 //
 // Prints a progress line (step, loss, accuracy, tokens/s, ETA), dev accuracy every
 // --eval-every steps, and the final test accuracy; --metrics-out writes them as JSON.
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <map>
-
-#include <ponet/nn/models.hpp>
 
 #include "train_common.hpp"
 
 using namespace ponet;
 
 int main(int argc, char** argv) try {
-  // ---- configuration ---------------------------------------------------------------------
-  nn::MixerChoice mixer;
-  nn::ClassifierConfig model;  // defaults: the paper's ListOps setting
-  model.vocab = io::listops_vocab_size;
-  model.classes = io::listops_num_classes;
-  nn::AdamWConfig optim;  // lr 1e-4, warm-up 1000, 5000 steps, no weight decay
-  io::ListOpsConfig lengths;
-  io::ListOpsSizes sizes;
-  std::string data_dir = "data/listops", checkpoint_dir, metrics_out, loss_log;
-  int batch = 32, eval_every = 250, log_every = 10, checkpoint_every = 500, threads = 0;
-  std::uint64_t seed = 1;
-  bool quick = false, resume = false;
-  std::int64_t stop_after = 0;
-  std::size_t train_size = sizes.train;
+  // ---- configuration: the paper's ListOps setting -----------------------------------------
+  train::RunConfig run;
+  run.model.vocab = io::listops_vocab_size;
+  run.model.classes = io::listops_num_classes;
+  io::ListOpsConfig lengths;  // 500-2000 tokens, depth <= 10
+  io::ListOpsSizes sizes;     // 96000 / 2000 / 2000
+  std::string data_dir = "data/listops";
+  bool quick = false;
 
   train::Flags flags;
-  flags.add("model", &mixer.name, "token mixer: ponet, transformer or fnet");
-  flags.add("quick", &quick, "small fast preset: 60-200 tokens, depth 6, 1500 steps, lr 1e-3");
+  run.add_flags(flags);
+  flags.add("quick", &quick, "fast preset: 60-200 tokens, depth 6, 1500 steps, lr 1e-3");
   flags.add("data", &data_dir, "directory of train/dev/test.tsv (generated when missing)");
-  flags.add("steps", &optim.total, "training steps");
-  flags.add("batch", &batch, "sequences per step");
-  flags.add("lr", &optim.lr, "peak learning rate");
-  flags.add("warmup", &optim.warmup, "linear warm-up steps");
-  flags.add("weight-decay", &optim.weight_decay, "AdamW weight decay");
-  flags.add("clip", &optim.clip_norm, "gradient clipping by global norm (0: off)");
-  flags.add("dim", &model.D, "model width D");
-  flags.add("heads", &mixer.heads, "heads");
-  flags.add("ffn", &model.ffn, "feed-forward width");
-  flags.add("layers", &model.layers, "encoder layers");
-  flags.add("dropout", &model.dropout, "dropout probability");
-  flags.add("segment-num", &model.segment_num, "PoNet's segments per sequence (LRA chunks)");
-  flags.add("window", &mixer.window, "PoNet's local max-pooling window");
   flags.add("min-len", &lengths.min_len, "shortest generated sequence");
   flags.add("max-len", &lengths.max_len, "longest generated sequence");
   flags.add("max-depth", &lengths.max_depth, "deepest generated tree");
-  flags.add("train-size", &train_size, "training sequences to generate");
-  flags.add("eval-every", &eval_every, "steps between dev evaluations");
-  flags.add("log-every", &log_every, "steps between progress lines");
-  flags.add("seed", &seed, "seed for data, initialisation, order and dropout");
-  flags.add("threads", &threads, "threads (0: all)");
-  flags.add("checkpoint", &checkpoint_dir, "directory for checkpoint.safetensors");
-  flags.add("checkpoint-every", &checkpoint_every, "steps between checkpoints");
-  flags.add("resume", &resume, "continue from --checkpoint");
-  flags.add("stop-after", &stop_after, "stop after this step (for tests of resuming)");
-  flags.add("metrics-out", &metrics_out, "write final metrics as JSON here");
-  flags.add("loss-log", &loss_log, "append each step's loss (exact, hex float) to this file");
-  if (!flags.parse(argc, argv,
-                   "ponet-train-listops: train PoNet, a Transformer or FNet on ListOps (LRA)"))
+  flags.add("train-size", &sizes.train, "training sequences to generate");
+  if (!flags.parse(argc, argv, "ponet-train-listops: PoNet, a Transformer or FNet on ListOps"))
     return 0;
-  if (quick) {
+  if (quick) {  // the preset, then the flags again so that explicit ones win
     lengths.min_len = 60, lengths.max_len = 200, lengths.max_depth = 6;
-    optim.total = 1500, optim.warmup = 150, optim.lr = 1e-3;
-    train_size = 30000, eval_every = 500, model.segment_num = 8, model.dropout = 0.0;
+    run.optim.total = 1500, run.optim.warmup = 150, run.optim.lr = 1e-3;
+    sizes.train = 30000, run.eval_every = 500, run.model.segment_num = 8, run.model.dropout = 0;
     if (data_dir == "data/listops") data_dir = "data/listops-quick";
-    // Flags given explicitly still win: parse them again over the preset.
     flags.parse(argc, argv, "");
   }
-  model.max_len = lengths.max_len;
-  sizes.train = train_size;
-  if (threads > 0) cpu::set_num_threads(threads);
-  if (checkpoint_dir.empty() && resume) throw train::UsageError("--resume needs --checkpoint DIR");
+  run.model.max_len = lengths.max_len;
+  run.finish();
 
-  // ---- data ------------------------------------------------------------------------------
+  // ---- data --------------------------------------------------------------------------------
   std::printf("data: %s (%d-%d tokens, depth <= %d)\n", data_dir.c_str(), lengths.min_len,
               lengths.max_len, lengths.max_depth);
-  io::ListOpsSplits data = io::prepare_listops(data_dir, lengths, sizes, seed);
-  io::BatcherConfig bc;
-  bc.batch_size = batch;
-  bc.max_len = lengths.max_len;
-  io::Batcher batches(data.train, bc, seed);
+  io::ListOpsSplits data = io::prepare_listops(data_dir, lengths, sizes, run.seed);
 
-  // ---- model and optimizer ----------------------------------------------------------------
-  mixer.reproducible = !checkpoint_dir.empty();  // a resumed run must compute the same bits
-  auto net = nn::make_classifier(mixer, model, seed);
-  nn::AdamW<float> opt(optim, net->params().size());
-  std::map<std::string, std::string> const identity = {
-      {"task", "listops"},
-      {"model", mixer.name},
-      {"dim", std::to_string(model.D)},
-      {"heads", std::to_string(mixer.heads)},
-      {"ffn", std::to_string(model.ffn)},
-      {"layers", std::to_string(model.layers)},
-      {"segment_num", std::to_string(model.segment_num)},
-      {"window", std::to_string(mixer.window)},
-      {"batch", std::to_string(batch)},
-      {"steps", std::to_string(optim.total)},
-      {"seed", std::to_string(seed)},
-      {"params", std::to_string(net->params().size())}};
-  std::printf("model: %s, %zu parameters, D=%d, %d layers, %d threads\n", mixer.name.c_str(),
-              net->params().size(), model.D, model.layers, cpu::max_threads());
+  // ---- model, training loop, checkpoints ----------------------------------------------------
+  train::Trained t = train::fit(run, "listops", data.train, data.dev, lengths.max_len);
+  if (t.run.stopped) return 0;
 
-  // ---- checkpoint: resume ---------------------------------------------------------------
-  std::string const checkpoint =
-      checkpoint_dir.empty() ? "" : checkpoint_dir + "/checkpoint.safetensors";
-  if (!checkpoint_dir.empty()) std::filesystem::create_directories(checkpoint_dir);
-  if (resume) {
-    if (!std::filesystem::exists(checkpoint))
-      throw Error("--resume: no checkpoint at " + checkpoint);
-    batches.restore(nn::load_checkpoint(checkpoint, net->params(), opt, identity));
-    std::printf("resumed from %s at step %lld\n", checkpoint.c_str(), (long long)opt.steps());
-  }
-
-  // ---- training loop ---------------------------------------------------------------------
-  train::Progress progress(optim.total, opt.steps());
-  std::FILE* losses = loss_log.empty() ? nullptr : std::fopen(loss_log.c_str(), "a");
-  if (!loss_log.empty() && !losses) throw Error("cannot open --loss-log " + loss_log);
-  io::Batch b;
-  double loss_avg = 0, acc_avg = 0, last_dev = -1;
-  for (std::int64_t step = opt.steps(); step < optim.total; ++step) {
-    batches.next(b);
-    auto r = net->forward(b.ids.cview(), b.valid.cview(), b.labels, true,
-                          nn::dropout_seed(seed, int(step), 1));
-    net->params().zero_grad();
-    net->backward();
-    if (losses) {
-      std::fprintf(losses, "%lld %a\n", (long long)step + 1, r.loss);
-      std::fflush(losses);
-    }
-    double const lr = nn::learning_rate(optim, step);
-    opt.step(net->params().values().data(), net->params().grads().data(), net->params().size());
-    double tokens = 0;
-    for (std::uint8_t v : b.valid) tokens += v;
-    double const k = step == 0 ? 1.0 : 0.05;  // running means over ~20 steps
-    loss_avg += k * (r.loss - loss_avg);
-    acc_avg += k * (double(r.correct) / b.size() - acc_avg);
-    bool const last = step + 1 == optim.total;
-    progress.step(step, loss_avg, acc_avg, tokens, lr, (step + 1) % log_every == 0 || last);
-    if ((step + 1) % eval_every == 0 || last) {
-      auto dev = train::evaluate(*net, data.dev, batch, lengths.max_len);
-      last_dev = dev.accuracy;
-      std::printf("  dev: loss %.4f  accuracy %.4f\n", dev.loss, dev.accuracy);
-    }
-    if (!checkpoint.empty() && ((step + 1) % checkpoint_every == 0 || last)) {
-      nn::save_checkpoint(checkpoint, net->params(), opt, batches.state().to_bytes(), identity);
-      std::printf("  saved %s (step %lld)\n", checkpoint.c_str(), (long long)step + 1);
-    }
-    if (stop_after > 0 && step + 1 >= stop_after) {
-      std::printf("stopping after step %lld (--stop-after)\n", (long long)step + 1);
-      return 0;
-    }
-  }
-
-  // ---- test and metrics -------------------------------------------------------------------
-  auto test = train::evaluate(*net, data.test, batch, lengths.max_len);
-  std::vector<int> counts(model.classes, 0);
+  // ---- test and metrics ----------------------------------------------------------------------
+  auto test = train::evaluate(*t.net, data.test, run.batch, lengths.max_len);
+  std::vector<int> counts(run.model.classes, 0);
   for (int y : test.labels) ++counts[y];
   double majority = double(*std::max_element(counts.begin(), counts.end())) / test.labels.size();
   std::printf(
       "test: accuracy %.4f (majority class %.4f), loss %.4f; %.0f tokens/s, peak %.0f MiB\n",
-      test.accuracy, majority, test.loss, progress.tokens_per_second(), train::peak_rss_mib());
-  if (!metrics_out.empty()) {
-    nlohmann::json j;
-    for (auto const& [key, value] : identity) j["config"][key] = value;
-    j["config"]["lr"] = optim.lr;
-    j["config"]["warmup"] = optim.warmup;
+      test.accuracy, majority, test.loss, t.run.tokens_per_second, train::peak_rss_mib());
+  if (!run.metrics_out.empty()) {
+    nlohmann::json j = train::metrics(t, run);
     j["config"]["min_len"] = lengths.min_len;
     j["config"]["max_len"] = lengths.max_len;
     j["config"]["max_depth"] = lengths.max_depth;
     j["test_accuracy"] = test.accuracy;
     j["test_loss"] = test.loss;
     j["majority_rate"] = majority;
-    j["dev_accuracy"] = last_dev;
-    j["train_loss"] = loss_avg;
-    j["tokens_per_second"] = progress.tokens_per_second();
-    j["seconds"] = progress.seconds();
-    j["peak_rss_mib"] = train::peak_rss_mib();
-    j["threads"] = cpu::max_threads();
-    train::write_json(metrics_out, j);
+    train::write_json(run.metrics_out, j);
   }
   return 0;
 } catch (train::UsageError const& e) {

@@ -2,6 +2,8 @@
 // differences (dropout on, fixed seed), a tiny training run that must learn, and AdamW.
 #include <catch2/catch.hpp>
 
+#include <ponet/nn/models.hpp>
+
 #include "nn_testing.hpp"
 
 using namespace ponet;
@@ -46,6 +48,16 @@ void check_classifier_gradients(typename Mixer::Config mixer) {
 TEST_CASE("classifier (PoNet): every parameter gradient equals finite differences",
           "[nn][classifier][fd]") {
   check_classifier_gradients<nn::PoNetMixer<double>>({8, 2, 3});
+}
+
+TEST_CASE("classifier (Transformer): every parameter gradient equals finite differences",
+          "[nn][classifier][fd]") {
+  check_classifier_gradients<nn::AttentionMixer<double>>({8, 2});
+}
+
+TEST_CASE("classifier (FNet): every parameter gradient equals finite differences",
+          "[nn][classifier][fd]") {
+  check_classifier_gradients<nn::FNetMixer<double>>({8});
 }
 
 TEST_CASE("classifier: a tiny training run learns", "[nn][classifier][train]") {
