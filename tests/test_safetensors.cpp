@@ -28,8 +28,9 @@ namespace {
 Bytes file_of(std::string const& header, std::size_t data_bytes = 0,
               std::uint64_t n = std::numeric_limits<std::uint64_t>::max()) {
   if (n == std::numeric_limits<std::uint64_t>::max()) n = header.size();
-  Bytes out(8);
-  std::memcpy(out.data(), &n, 8);
+  Bytes out;
+  out.reserve(8 + header.size() + data_bytes);
+  for (int k = 0; k < 8; ++k) out.push_back(std::uint8_t(n >> (8 * k)));  // little-endian
   out.insert(out.end(), header.begin(), header.end());
   for (std::size_t k = 0; k < data_bytes; ++k) out.push_back(std::uint8_t(k));
   return out;
