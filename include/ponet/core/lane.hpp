@@ -31,6 +31,7 @@ struct Lane<T, std::enable_if_t<std::is_floating_point_v<T>>> {
   PONET_HD static bool offset_is(std::int8_t const* p, int value) { return *p == value; }
   PONET_HD static T erf(T v) { return std::erf(v); }
   PONET_HD static T exp(T v) { return std::exp(v); }
+  PONET_HD static T tanh(T v) { return std::tanh(v); }
 };
 
 template <class V>

@@ -27,6 +27,7 @@ struct Lane<xsimd::batch<T, A>> {
   static V select(typename V::batch_bool_type m, V a, V b) { return xsimd::select(m, a, b); }
   static V erf(V v) { return xsimd::erf(v); }
   static V exp(V v) { return xsimd::exp(v); }
+  static V tanh(V v) { return xsimd::tanh(v); }
   // A non-temporal store of one packet; p must be aligned to the packet's size. Outputs larger
   // than the cache are written once and read much later, so skipping the read-for-ownership a
   // normal store costs saves a third of a copy's traffic.

@@ -1,4 +1,4 @@
-// Evaluators of gelu, relu and dropout, with their local derivatives as adjoint paths.
+// Evaluators of gelu, relu, tanh and dropout, with their local derivatives as adjoint paths.
 // Spec: ref/activation.hpp.  docs/nn.md#activations
 #pragma once
 
@@ -44,6 +44,21 @@ struct UnaryRule<expr::Relu> {
   PONET_HD static V derivative(V x) {
     using S = scalar_of_t<V>;
     return Lane<V>::select(x > Lane<V>::zero(), Lane<V>::broadcast(S(1)), Lane<V>::zero());
+  }
+};
+
+template <>
+struct UnaryRule<expr::Tanh> {
+  template <class V>
+  PONET_HD static V apply(V x) {
+    return Lane<V>::tanh(x);
+  }
+  // d tanh / dx = 1 - tanh(x)^2
+  template <class V>
+  PONET_HD static V derivative(V x) {
+    using S = scalar_of_t<V>;
+    V t = Lane<V>::tanh(x);
+    return Lane<V>::broadcast(S(1)) - t * t;
   }
 };
 

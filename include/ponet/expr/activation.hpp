@@ -1,6 +1,7 @@
 // Activations and dropout as elementwise nodes, so they fuse with their neighbours:
 //   gelu(x) = x/2 (1 + erf(x / sqrt 2))      (the erf form, PONET.md's GELU_erf)
 //   relu(x) = max(x, 0)                       (gradient 0 at x = 0)
+//   tanh(x)                                   (BERT's pooler; derivative 1 - tanh(x)^2)
 //   dropout(x, p, seed) = keep ? x / (1 - p) : 0, keep drawn from a hash of (seed, b, i, c), so
 //   the mask needs no memory, the backward redraws the same one, and runs are reproducible.
 // Spec: ref/activation.hpp.  docs/nn.md#activations
@@ -15,6 +16,7 @@ namespace ponet::expr {
 
 struct Gelu {};
 struct Relu {};
+struct Tanh {};
 
 template <class Op, class X>
 struct Unary : Expr<Unary<Op, X>> {
@@ -43,6 +45,12 @@ template <class X>
 auto relu(X&& x) {
   auto e = as_expr(std::forward<X>(x));
   return Unary<Relu, decltype(e)>{{}, e};
+}
+
+template <class X>
+auto tanh(X&& x) {
+  auto e = as_expr(std::forward<X>(x));
+  return Unary<Tanh, decltype(e)>{{}, e};
 }
 
 template <class X>
