@@ -37,6 +37,9 @@ struct Memory<cpu_tag> {
   static void zero(void* dst, std::size_t bytes) {
     if (bytes) std::memset(dst, 0, bytes);
   }
+  // Between this device's memory and the host's: plain copies on the CPU (cuda/memory.cuh).
+  static void upload(void* dst, void const* host, std::size_t bytes) { copy(dst, host, bytes); }
+  static void download(void* host, void const* src, std::size_t bytes) { copy(host, src, bytes); }
 };
 
 template <class Dev>
