@@ -1,11 +1,9 @@
-// CPU multi-head softmax attention, forward and backward. Spec: ref::attention_forward / _backward.
-//   z_ij = q_i . k_j / sqrt(dh) over valid keys j;  out_i = softmax_j(z_ij) v_j;  0 at padded i
-//   forward   FlashAttention-2 blocking: per (b, h, group of 192 query positions), key blocks of
-//             96 with an online softmax; never the N x N matrix, O(N) memory per head
-//   backward  per (b, h, key group): scores recomputed per block from the saved lse, dP = dO V^T,
-//             dS = P (dP - D_i) with D_i = dO_i . out_i; dq accumulated per (b, h), no atomics
-// q, k, v, out and the gradients [B, N, D] (any strides: channel slices of one projection);
-// valid [B, N, 1]. Saves lse [B, H, N] in the workspace's first saved slot. docs/ops.md#attention
+// CPU multi-head softmax attention (FlashAttention-2). Spec: ref::attention_forward / _backward.
+//   out_i = softmax_j(q_i . k_j / sqrt(dh)) v_j over valid keys j, 0 at padded queries, by key
+//   blocks with an online softmax (O(N) memory per head); backward from the saved lse, with
+//   dS = P (dP - D_i), D_i = dout_i . out_i. q, k, v, out, gradients [B, N, D] (any strides);
+//   valid [B, N, 1]. Saves lse [B, H, N] in the workspace (one per call site).
+//   docs/ops.md#attention
 #pragma once
 
 #include <algorithm>
@@ -26,6 +24,10 @@ namespace cpu::detail::attention {
 
 // Blocking. Every size depends on T and the target only, never on the thread count or the
 // data: each output element sums the same terms in the same order on any number of threads.
+// Forward work items are (b, h, Gq query positions): for each key block, every register tile of
+// the item's queries gets scores, online softmax and o = alpha o + P V. Backward work items are
+// (b, h, key group): per key block, query blocks of Bq rows give P, dS and dq += dS K, then
+// dv += P^T dout and dk += dS^T q. Padded tokens are dropped when operands are packed.
 template <class T>
 struct Blocking {
   static constexpr int W = simd_width<T>;

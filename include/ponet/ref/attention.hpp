@@ -1,11 +1,9 @@
-// Reference multi-head softmax attention (the Transformer baseline PoNet is compared with). Per
-// batch b, head h (channels [h*dh, (h+1)*dh), dh = D / H) and valid query i:
-//   z_ij = q_i . k_j / sqrt(dh) over valid keys j;  lse_i = log sum_j exp(z_ij)
-//   out_i = sum_j exp(z_ij - lse_i) v_j
-// q, k, v, out [B, N, D]; valid [B, N, 1]. Keys with valid = 0 are left out of every softmax;
-// query rows with valid = 0 output 0 and get zero gradient, so a fully padded sequence outputs
-// 0. (The authors' LRA code subtracts 1e6 from padded keys' scores and computes padded query
-// rows anyway; that differs only in rows that are masked out downstream.) Saves lse [B, N, H].
+// Reference multi-head softmax attention, the Transformer baseline. Per batch b, head h (channels
+// [h*dh, (h+1)*dh)) and valid query i: z_ij = q_i . k_j / sqrt(dh) over valid keys j,
+// lse_i = log sum_j exp(z_ij), out_i = sum_j exp(z_ij - lse_i) v_j. q, k, v, out [B, N, D], valid
+// [B, N, 1]. Padded keys are in no softmax; padded queries output 0 and get zero gradient (the
+// LRA code's -1e6 key bias and computed padded rows differ only in rows masked downstream).
+// Saves lse [B, N, H], 0 at padded queries. docs/ops.md#attention
 #pragma once
 
 #include <cmath>
@@ -36,6 +34,7 @@ struct AttentionForward {
   Tensor<T> lse;  // [B, N, H] log-sum-exp of each valid query's scores; 0 at invalid queries
 };
 
+// A sequence with no valid token outputs 0: all its queries are padded.
 template <class T>
 AttentionForward<T> attention_forward(Tensor<T> const& q,  // [B, N, D]
                                       Tensor<T> const& k,  // [B, N, D]
