@@ -71,8 +71,14 @@ class SequenceClassifier final : public Model<T, Dev> {
     Shape3 const s{B, N, D};
     check_per_token("classifier", "valid", valid.shape(), s);
     tokens_ = tokens;
-    if (segments_.shape() != Shape3{B, N, 1}) segments_ = Segments::chunks(B, N, cfg_.segment_num);
-    batch_ = Batch<Dev>{valid, valid, segments_.view(), train, step_seed};
+    if (segments_.shape() != Shape3{B, N, 1}) {
+      segments_ = Segments::chunks(B, N, cfg_.segment_num);
+      if constexpr (!std::is_same_v<Dev, cpu_tag>) {  // a device copy of the ids
+        segment_ids_ = Tensor<std::int32_t, Dev>(segments_.shape(), uninitialized);
+        Memory<Dev>::upload(segment_ids_.data(), segments_.ids().data(), segment_ids_.bytes());
+      }
+    }
+    batch_ = Batch<Dev>{valid, valid, segments_view(), train, step_seed};
 
     xs_.resize(cfg_.layers + 2);
     for (auto& x : xs_) x.resize(s);
@@ -135,6 +141,13 @@ class SequenceClassifier final : public Model<T, Dev> {
       ponet::assign(dst, e, ws);
   }
 
+  SegmentsView<Dev> segments_view() const {
+    if constexpr (std::is_same_v<Dev, cpu_tag>)
+      return segments_.view();
+    else
+      return {segment_ids_.view(), segments_.S()};
+  }
+
   ClassifierConfig cfg_;
   Params<T, Dev> params_;
   Embedding<T, Dev> embed_;
@@ -144,6 +157,7 @@ class SequenceClassifier final : public Model<T, Dev> {
 
   View<std::int32_t const, Dev> tokens_;
   Segments segments_;
+  Tensor<std::int32_t, Dev> segment_ids_;  // segments_' ids on a device other than the CPU
   Batch<Dev> batch_;
   std::vector<Tensor<T, Dev>> xs_;  // embeddings, after dropout, after each block
   Tensor<T, Dev> z_, pooled_, counts_, h_pre_, h_, logits_, dlogits_;

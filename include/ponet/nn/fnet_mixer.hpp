@@ -11,6 +11,10 @@
 #include "ponet/nn/context.hpp"
 #include "ponet/nn/params.hpp"
 
+namespace ponet::cuda {
+class FourierWorkspace;  // cuda/fourier.cuh, for FNetMixer<T, cuda_tag>
+}  // namespace ponet::cuda
+
 namespace ponet::nn {
 
 template <class T, class Dev = cpu_tag>
@@ -36,7 +40,8 @@ class FNetMixer {
 
  private:
   Config cfg_;
-  cpu::FourierWorkspace ws_;
+  std::conditional_t<std::is_same_v<Dev, cpu_tag>, cpu::FourierWorkspace, cuda::FourierWorkspace>
+      ws_;
 };
 
 }  // namespace ponet::nn

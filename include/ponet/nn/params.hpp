@@ -75,12 +75,18 @@ class Params {
     return r;
   }
 
+  // Initialises on the host; other devices get a copy of the host values.
   void allocate(std::uint64_t seed) {
-    static_assert(std::is_same_v<Dev, cpu_tag>, "host initialisation; copy to a device after");
-    values_ = Tensor<T, Dev>(Shape3{1, 1, int(size_)});
+    Tensor<T, cpu_tag> host(Shape3{1, 1, int(size_)});
+    for (auto const& e : entries_) init(e, seed, host.data());
+    if constexpr (std::is_same_v<Dev, cpu_tag>) {
+      values_ = std::move(host);
+    } else {
+      values_ = Tensor<T, Dev>(host.shape(), uninitialized);
+      Memory<Dev>::upload(values_.data(), host.data(), host.bytes());
+    }
     grads_ = Tensor<T, Dev>(Shape3{1, 1, int(size_)});
     allocated_ = true;
-    for (auto const& e : entries_) init(e, seed);
   }
 
   T* value(ParamRef const& r) { return values_.data() + r.offset; }
@@ -89,7 +95,7 @@ class Params {
   Mat<T, Dev> value_mat(ParamRef const& r) { return {value(r), r.rows, r.cols}; }
   Mat<T, Dev> grad_mat(ParamRef const& r) { return {grad(r), r.rows, r.cols}; }
 
-  void zero_grad() { grads_.fill(T(0)); }
+  void zero_grad() { Memory<Dev>::zero(grads_.data(), grads_.bytes()); }
   std::size_t size() const { return size_; }
   std::vector<Entry> const& entries() const { return entries_; }
   Tensor<T, Dev>& values() { return values_; }
@@ -103,9 +109,9 @@ class Params {
   }
 
  private:
-  void init(Entry const& e, std::uint64_t seed) {
+  void init(Entry const& e, std::uint64_t seed, T* base) {
     SplitMix64 rng{hash_name(seed, e.name)};
-    T* p = value(e.ref);
+    T* p = base + e.ref.offset;
     for (std::size_t k = 0; k < e.ref.size(); ++k) {
       switch (e.init) {
         case Init::zeros:
