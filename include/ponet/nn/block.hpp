@@ -15,6 +15,7 @@
 #include "ponet/nn/context.hpp"
 #include "ponet/nn/layer_norm.hpp"
 #include "ponet/nn/linear.hpp"
+#include "ponet/ponet.hpp"
 
 namespace ponet::nn {
 

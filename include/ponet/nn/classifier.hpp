@@ -13,9 +13,12 @@
 #include <vector>
 
 #include "ponet/core/lowering.hpp"
+#include "ponet/cpu/cross_entropy.hpp"
+#include "ponet/cpu/pooling.hpp"
 #include "ponet/expr/activation.hpp"
 #include "ponet/nn/block.hpp"
 #include "ponet/nn/embedding.hpp"
+#include "ponet/ponet.hpp"
 
 namespace ponet::nn {
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "ponet/cpu/embedding.hpp"
 #include "ponet/nn/params.hpp"
 
 namespace ponet::nn {

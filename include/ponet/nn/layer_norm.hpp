@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "ponet/cpu/layer_norm.hpp"
 #include "ponet/nn/params.hpp"
 
 namespace ponet::nn {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "ponet/cpu/linalg.hpp"
 #include "ponet/nn/params.hpp"
 
 namespace ponet::nn {

@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "ponet/nn/adamw.hpp"
 #include "ponet/nn/attention_mixer.hpp"
+#include "ponet/nn/checkpoint.hpp"
 #include "ponet/nn/classifier.hpp"
 #include "ponet/nn/fnet_mixer.hpp"
 #include "ponet/nn/ponet_mixer.hpp"

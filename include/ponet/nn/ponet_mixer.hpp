@@ -10,6 +10,7 @@
 #include "ponet/expr/fuse.hpp"
 #include "ponet/nn/context.hpp"
 #include "ponet/nn/linear.hpp"
+#include "ponet/ponet.hpp"
 
 namespace ponet::nn {
 
