@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <tuple>
-#include <utility>
 #include <type_traits>
+#include <utility>
 
 #include "ponet/core/segments.hpp"
 #include "ponet/eval/elementwise.hpp"
