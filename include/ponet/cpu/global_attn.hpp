@@ -129,6 +129,10 @@ struct Build<expr::GlobalAttn<Q, K>> {
       }
       T* acc_row = pacc + item * s.D;
       for (int h = 0; h < H; ++h) {
+        // This phase reads the block from cache: meanwhile ask memory for the next block's rows
+        // (a share per head), so the stream does not stall until the next block's first dots.
+        for (int i = i1 + ahead + h * nt / H; i < i1 + ahead + (h + 1) * nt / H; ++i)
+          prefetch_token(ev.k, b, i, s.N, s.D);
         T* zh = z + h * nt;
         T m = -std::numeric_limits<T>::infinity();
         for (int t = 0; t < nt; ++t) m = zh[t] > m ? zh[t] : m;
@@ -235,7 +239,10 @@ struct Backprop<eval::GlobalAttn<Q, K, T>> {
       }
       // dq's block partial, in registers per channel chunk of each head.
       T* dq_part = pdq + ((std::int64_t)b * bl.per_batch + blk) * s.D;
-      for (int h = 0; h < H; ++h)
+      for (int h = 0; h < H; ++h) {
+        // From cache: meanwhile ask memory for a share of the next block's rows (see reduce()).
+        for (int i = i1 + ahead + h * nt / H; i < i1 + ahead + (h + 1) * nt / H; ++i)
+          prefetch_token(ev.k, b, i, s.N, s.D);
         for_each_chunk<T>(h * dh, (h + 1) * dh, [&](auto tag, auto kc, int c) {
           using L = lane_of_t<decltype(tag)>;
           constexpr int KK = decltype(kc)::value, lw = Lane<L>::width;
@@ -248,6 +255,7 @@ struct Backprop<eval::GlobalAttn<Q, K, T>> {
           }
           for (int k = 0; k < KK; ++k) Lane<L>::store(dq_part + c + k * lw, acc[k]);
         });
+      }
       // The key's gradient through its (elementwise) subtree.
       for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
         using L = lane_of_t<decltype(tag)>;
