@@ -11,7 +11,9 @@
 #                                                                       -> OUT/bench_mixing.json
 #   6. the same PoNet training step in PyTorch, eager and torch.compile, where PyTorch is
 #      installed                                                        -> OUT/torch.json
-#   7. compute-sanitizer memcheck over the expression tests, if time is left
+#   7. ponet-train-listops-cuda, 60 quick steps (the trainer on the GPU learns at all)
+#                                                                       -> OUT/trainer.{txt,json}
+#   8. compute-sanitizer memcheck over the expression tests, if time is left
 #                                                                       -> OUT/memcheck.txt
 # Every step has a timeout inside a global deadline (PONET_GPU_CHECKS_SECONDS, default 450);
 # a step that does not fit is skipped and says so. OUT/summary.txt lists each step's status.
@@ -20,7 +22,8 @@
 #   OUT    folder for the results (created); through the device tool: "$OUT"
 #   BUILD  build folder (default build-gpu); if BUILD/tests/ponet-cuda-tests and
 #          BUILD/benchmarks/ponet-bench-cuda exist they are used as they are (carry a folder
-#          built elsewhere), otherwise it is configured and built here for sm_90 only
+#          built elsewhere; BUILD/examples/ponet-train-listops-cuda too, optionally), otherwise
+#          it is configured and built here for sm_90 only
 # Exit status: 0 when the tests passed, 1 when they failed or did not run, 77 without a device.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -76,9 +79,9 @@ if [[ -x $tests_bin && -x $bench_bin ]]; then
 else
   jobs=$(nproc)
   run "configure" 120 "$out/configure.log" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DPONET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DPONET_BUILD_EXAMPLES=OFF
+    -DPONET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
   run "build" 300 "$out/build.log" cmake --build "$build" -j"$jobs" \
-    --target ponet-cuda-tests ponet-bench-cuda
+    --target ponet-cuda-tests ponet-bench-cuda ponet-train-listops-cuda
 fi
 {
   echo "== ldd $tests_bin"
@@ -126,7 +129,18 @@ else
   note "torch: SKIPPED (PyTorch is not installed)"
 fi
 
-# 7. memcheck, if time is left
+# 7. the trainer on the GPU: 60 quick steps on freshly generated ListOps
+trainer_bin=$build/examples/ponet-train-listops-cuda
+if [[ -x $trainer_bin ]]; then
+  run "trainer: 60 quick ListOps steps" 60 "$out/trainer.txt" "$trainer_bin" --quick \
+    --data "$out/listops-quick" --train-size 3000 --steps 60 --warmup 10 --eval-every 60 \
+    --log-every 10 --metrics-out "$out/trainer.json"
+  rm -rf "$out/listops-quick"
+else
+  note "trainer: NOT RUN (no $trainer_bin)"
+fi
+
+# 8. memcheck, if time is left
 sanitizer=/usr/local/cuda/bin/compute-sanitizer
 if [[ -x $sanitizer ]]; then
   run "memcheck: expression tests" 90 "$out/memcheck.txt" "$sanitizer" --tool memcheck \

@@ -1,6 +1,9 @@
 // What ponet's example trainers share: command-line flags with one-line errors, the progress
 // line, evaluation over a data split, peak memory, and the metrics file. Each trainer stays one
 // file read top to bottom; the pieces that would otherwise be written twice live here.
+// The device is chosen at compile time: a trainer compiled as CUDA with PONET_TRAIN_CUDA defined
+// (examples/CMakeLists.txt: ponet-train-*-cuda) trains on the GPU, otherwise on the CPU; --device
+// names the one the binary was built for, and the other gives a one-line error.
 #pragma once
 
 #include <sys/resource.h>
@@ -23,7 +26,42 @@
 #include <ponet/nn.hpp>
 #include <ponet/nn/models.hpp>
 
+#if defined(PONET_TRAIN_CUDA)
+#include <ponet/cuda/ponet.cuh>
+#endif
+
 namespace train {
+
+#if defined(PONET_TRAIN_CUDA)
+using Device = ponet::cuda_tag;
+using Optimizer = ponet::cuda::AdamW<float>;  // moments on the device
+#else
+using Device = ponet::cpu_tag;
+using Optimizer = ponet::nn::AdamW<float>;
+#endif
+using Model = ponet::nn::Model<float, Device>;
+
+// A host tensor's view on the training device: the tensor itself on the CPU, else a copy kept in
+// `keep` (blocking upload).
+template <class T>
+ponet::View<T const, Device> on_device(ponet::Tensor<T> const& host,
+                                       ponet::Tensor<T, Device>& keep) {
+  if constexpr (std::is_same_v<Device, ponet::cpu_tag>) {
+    return host.cview();
+  } else {
+    keep.resize(host.shape());
+    ponet::Memory<Device>::upload(keep.data(), host.data(), host.bytes());
+    return keep.cview();
+  }
+}
+
+// A host copy of a device tensor (a plain copy on the CPU).
+template <class T>
+ponet::Tensor<T> on_host(ponet::Tensor<T, Device> const& t) {
+  ponet::Tensor<T> h(t.shape(), ponet::uninitialized);
+  ponet::Memory<Device>::download(h.data(), t.data(), t.bytes());
+  return h;
+}
 
 // A bad flag or value: the trainer prints "<program>: <message>" and exits with status 2.
 struct UsageError : ponet::Error {
@@ -168,8 +206,8 @@ struct Evaluation {
 };
 
 // Accuracy and mean loss of `model` over every example of `data` (no dropout, no shuffling).
-inline Evaluation evaluate(ponet::nn::Model<float>& model, std::vector<ponet::io::Example> data,
-                           int batch_size, int max_len) {
+inline Evaluation evaluate(Model& model, std::vector<ponet::io::Example> data, int batch_size,
+                           int max_len) {
   ponet::io::BatcherConfig bc;
   bc.batch_size = batch_size;
   bc.max_len = max_len;
@@ -180,10 +218,13 @@ inline Evaluation evaluate(ponet::nn::Model<float>& model, std::vector<ponet::io
   double loss = 0;
   std::size_t seen = 0, correct = 0;
   ponet::io::Batch batch;
+  ponet::Tensor<std::int32_t, Device> ids;
+  ponet::Tensor<std::uint8_t, Device> valid;
   for (std::size_t k = 0; k < batches.batches_per_epoch(); ++k) {
     batches.next(batch);
-    auto r = model.forward(batch.ids.cview(), batch.valid.cview(), batch.labels, false, 0);
-    auto const& logits = model.logits();
+    auto r = model.forward(on_device(batch.ids, ids), on_device(batch.valid, valid), batch.labels,
+                           false, 0);
+    auto const logits = on_host(model.logits());
     for (int b = 0; b < batch.size(); ++b) {
       int arg = 0;
       for (int c = 1; c < logits.D(); ++c) arg = logits(b, 0, c) > logits(b, 0, arg) ? c : arg;
@@ -235,8 +276,7 @@ struct LoopResult {
   bool stopped = false;  // by stop_after
 };
 
-inline LoopResult train_loop(ponet::nn::Model<float>& net, ponet::nn::AdamW<float>& opt,
-                             ponet::io::Batcher& batches,
+inline LoopResult train_loop(Model& net, Optimizer& opt, ponet::io::Batcher& batches,
                              std::vector<ponet::io::Example> const& dev, LoopOptions const& o) {
   namespace nn = ponet::nn;
   LoopResult res;
@@ -244,11 +284,13 @@ inline LoopResult train_loop(ponet::nn::Model<float>& net, ponet::nn::AdamW<floa
   std::FILE* losses = o.loss_log.empty() ? nullptr : std::fopen(o.loss_log.c_str(), "a");
   if (!o.loss_log.empty() && !losses) throw ponet::Error("cannot open --loss-log " + o.loss_log);
   ponet::io::Batch b;
+  ponet::Tensor<std::int32_t, Device> ids;
+  ponet::Tensor<std::uint8_t, Device> valid;
   double acc_avg = 0;
   std::int64_t const first = opt.steps();
   for (std::int64_t step = first; step < o.total; ++step) {
     batches.next(b);
-    auto r = net.forward(b.ids.cview(), b.valid.cview(), b.labels, true,
+    auto r = net.forward(on_device(b.ids, ids), on_device(b.valid, valid), b.labels, true,
                          nn::dropout_seed(o.seed, int(step), 1));
     net.params().zero_grad();
     net.backward();
@@ -270,10 +312,12 @@ inline LoopResult train_loop(ponet::nn::Model<float>& net, ponet::nn::AdamW<floa
       res.dev_accuracy = d.accuracy;
       std::printf("  dev: loss %.4f  accuracy %.4f\n", d.loss, d.accuracy);
     }
+#if !defined(PONET_TRAIN_CUDA)  // RunConfig::finish refuses --checkpoint on the GPU
     if (!o.checkpoint.empty() && ((step + 1) % o.checkpoint_every == 0 || last)) {
       nn::save_checkpoint(o.checkpoint, net.params(), opt, batches.state().to_bytes(), o.identity);
       std::printf("  saved %s (step %lld)\n", o.checkpoint.c_str(), (long long)step + 1);
     }
+#endif
     if (o.stop_after > 0 && step + 1 >= o.stop_after && !last) {
       std::printf("stopping after step %lld (--stop-after)\n", (long long)step + 1);
       res.stopped = true;
@@ -294,6 +338,7 @@ struct RunConfig {
   int batch = 32, eval_every = 250, log_every = 10, checkpoint_every = 500, threads = 0;
   std::uint64_t seed = 1;
   std::string checkpoint_dir, metrics_out, loss_log;
+  std::string device = std::is_same_v<Device, ponet::cpu_tag> ? "cpu" : "cuda";
   bool resume = false;
   std::int64_t stop_after = 0;
 
@@ -316,6 +361,7 @@ struct RunConfig {
     f.add("log-every", &log_every, "steps between progress lines");
     f.add("seed", &seed, "seed for data, initialisation, order and dropout");
     f.add("threads", &threads, "threads (0: all)");
+    f.add("device", &device, "cpu or cuda: the device this binary was built for");
     f.add("checkpoint", &checkpoint_dir, "directory for checkpoint.safetensors");
     f.add("checkpoint-every", &checkpoint_every, "steps between checkpoints");
     f.add("resume", &resume, "continue from --checkpoint");
@@ -325,6 +371,17 @@ struct RunConfig {
   }
   // Checks and applies what parsing cannot: thread count, --resume without a directory.
   void finish() {
+    std::string const built = std::is_same_v<Device, ponet::cpu_tag> ? "cpu" : "cuda";
+    if (device != "cpu" && device != "cuda")
+      throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+    if (device == "cuda" && built == "cpu")
+      throw UsageError(
+          "--device cuda: this binary was built for the CPU; use its -cuda twin (built when CMake "
+          "finds nvcc)");
+    if (device == "cpu" && built == "cuda")
+      throw UsageError("--device cpu: this binary was built for CUDA; use the CPU trainer");
+    if (built == "cuda" && !checkpoint_dir.empty())
+      throw UsageError("--checkpoint: not supported with --device cuda yet");
     if (threads > 0) ponet::cpu::set_num_threads(threads);
     if (checkpoint_dir.empty() && resume) throw UsageError("--resume needs --checkpoint DIR");
     mixer.reproducible = !checkpoint_dir.empty();  // a resumed run must compute the same bits
@@ -347,7 +404,7 @@ struct RunConfig {
 };
 
 struct Trained {
-  std::unique_ptr<ponet::nn::Model<float>> net;
+  std::unique_ptr<Model> net;
   LoopResult run;
   std::map<std::string, std::string> identity;
 };
@@ -363,23 +420,28 @@ inline Trained fit(RunConfig const& c, std::string const& task,
   ponet::io::Batcher batches(train, bc, c.seed);
 
   Trained t;
-  t.net = nn::make_classifier(c.mixer, c.model, c.seed);
-  nn::AdamW<float> opt(c.optim, t.net->params().size());
+  t.net = nn::make_classifier<Device>(c.mixer, c.model, c.seed);
+  Optimizer opt(c.optim, t.net->params().size());
   t.identity = c.identity(task, t.net->params().size());
-  std::printf("model: %s, %zu parameters, D=%d, %d layers, %d threads\n", c.mixer.name.c_str(),
-              t.net->params().size(), c.model.D, c.model.layers, ponet::cpu::max_threads());
+  std::printf("model: %s, %zu parameters, D=%d, %d layers, %s\n", c.mixer.name.c_str(),
+              t.net->params().size(), c.model.D, c.model.layers,
+              std::is_same_v<Device, ponet::cpu_tag>
+                  ? (std::to_string(ponet::cpu::max_threads()) + " threads").c_str()
+                  : "CUDA");
 
   std::string checkpoint;
   if (!c.checkpoint_dir.empty()) {
     std::filesystem::create_directories(c.checkpoint_dir);
     checkpoint = c.checkpoint_dir + "/checkpoint.safetensors";
   }
+#if !defined(PONET_TRAIN_CUDA)
   if (c.resume) {
     if (!std::filesystem::exists(checkpoint))
       throw ponet::Error("--resume: no checkpoint at " + checkpoint);
     batches.restore(nn::load_checkpoint(checkpoint, t.net->params(), opt, t.identity));
     std::printf("resumed from %s at step %lld\n", checkpoint.c_str(), (long long)opt.steps());
   }
+#endif
 
   LoopOptions o;
   o.total = c.optim.total;
@@ -404,6 +466,10 @@ inline nlohmann::json metrics(Trained const& t, RunConfig const& c) {
   j["seconds"] = t.run.seconds;
   j["peak_rss_mib"] = peak_rss_mib();
   j["threads"] = ponet::cpu::max_threads();
+  j["device"] = c.device;
+#if defined(PONET_TRAIN_CUDA)
+  j["device_peak_mib"] = double(ponet::cuda::memory_stats().peak) / (1024.0 * 1024.0);
+#endif
   return j;
 }
 

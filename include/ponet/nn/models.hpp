@@ -23,19 +23,20 @@ struct MixerChoice {
   bool reproducible = false;  // FNet: FFT plans that are the same in every process
 };
 
-inline std::unique_ptr<Model<float>> make_classifier(MixerChoice const& m,
-                                                     ClassifierConfig const& c,
-                                                     std::uint64_t seed) {
+// Dev: cpu_tag, or cuda_tag in a .cu file compiled by nvcc (docs/cuda.md).
+template <class Dev = cpu_tag>
+std::unique_ptr<Model<float, Dev>> make_classifier(MixerChoice const& m, ClassifierConfig const& c,
+                                                   std::uint64_t seed) {
   if (m.name == "ponet")
-    return std::make_unique<SequenceClassifier<PoNetMixer<float>, float>>(
-        c, typename PoNetMixer<float>::Config{c.D, m.heads, m.window}, seed);
+    return std::make_unique<SequenceClassifier<PoNetMixer<float, Dev>, float, Dev>>(
+        c, typename PoNetMixer<float, Dev>::Config{c.D, m.heads, m.window}, seed);
   if (m.name == "transformer")
-    return std::make_unique<SequenceClassifier<AttentionMixer<float>, float>>(
-        c, typename AttentionMixer<float>::Config{c.D, m.heads}, seed);
+    return std::make_unique<SequenceClassifier<AttentionMixer<float, Dev>, float, Dev>>(
+        c, typename AttentionMixer<float, Dev>::Config{c.D, m.heads}, seed);
   if (m.name == "fnet")
-    return std::make_unique<SequenceClassifier<FNetMixer<float>, float>>(
+    return std::make_unique<SequenceClassifier<FNetMixer<float, Dev>, float, Dev>>(
         c,
-        typename FNetMixer<float>::Config{
+        typename FNetMixer<float, Dev>::Config{
             c.D, m.reproducible ? cpu::FourierPlanning::estimate : cpu::FourierPlanning::measure},
         seed);
   throw Error("unknown model '" + m.name + "' (expected ponet, transformer or fnet)");
