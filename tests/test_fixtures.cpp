@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "fixture.hpp"
 #include "testing.hpp"
 
 using namespace ponet;
@@ -30,133 +31,6 @@ constexpr double kDoubleTol = 1e-10;
 constexpr double kFloatTol = 1e-5;
 
 char const* const kCases[] = {"lra_chunks", "sentences_clsgsepg", "single_token", "wide_window"};
-
-// ------------------------------------------------------------------------------------- reader
-
-struct Fixture {
-  std::string file;
-  std::map<std::string, long long> params;
-  std::map<std::string, Tensor<double>> reals;           // dtype f64
-  std::map<std::string, Tensor<std::int64_t>> integers;  // dtype i64
-
-  int param(std::string const& name) const {
-    auto it = params.find(name);
-    if (it == params.end()) throw std::runtime_error(file + ": no param '" + name + "'");
-    return int(it->second);
-  }
-  bool has(std::string const& name) const { return integers.count(name) || reals.count(name); }
-  Tensor<double> const& real(std::string const& name, Shape3 shape) const {
-    return checked(reals, name, shape, "f64");
-  }
-  Tensor<std::int64_t> const& integer(std::string const& name, Shape3 shape) const {
-    return checked(integers, name, shape, "i64");
-  }
-
- private:
-  template <class T>
-  Tensor<T> const& checked(std::map<std::string, Tensor<T>> const& m, std::string const& name,
-                           Shape3 shape, char const* dtype) const {
-    auto it = m.find(name);
-    if (it == m.end()) throw std::runtime_error(file + ": no " + dtype + " tensor '" + name + "'");
-    if (!(it->second.shape() == shape))
-      throw std::runtime_error(file + ": tensor '" + name + "' is " +
-                               to_string(it->second.shape()) + " but should be " +
-                               to_string(shape));
-    return it->second;
-  }
-};
-
-[[noreturn]] void fail(std::string const& file, int line, std::string const& what) {
-  throw std::runtime_error(file + ":" + std::to_string(line) + ": " + what);
-}
-
-std::vector<std::string> split(std::string const& s) {
-  std::istringstream in(s);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-long long parse_int(std::string const& word, std::string const& file, int line) {
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(word.c_str(), &end, 10);
-  if (word.empty() || *end != '\0' || errno == ERANGE)
-    fail(file, line, "'" + word + "' is not an integer");
-  return v;
-}
-
-double parse_real(std::string const& word, std::string const& file, int line) {
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(word.c_str(), &end);  // correctly rounded: %.17g round-trips exactly
-  if (word.empty() || *end != '\0' || errno == ERANGE)
-    fail(file, line, "'" + word + "' is not a finite double");
-  return v;
-}
-
-// `file` only names the source in error messages ("file:line: what").
-Fixture parse_fixture(std::istream& in, std::string const& file) {
-  Fixture fx;
-  fx.file = file;
-  std::string text;
-  int line = 0;
-  auto next = [&]() {
-    ++line;
-    return bool(std::getline(in, text));
-  };
-  if (!next() || text != "ponet-fixture 1")
-    fail(file, 1, "expected the header 'ponet-fixture 1', got '" + text + "'");
-  while (next()) {
-    auto words = split(text);
-    if (words.empty()) continue;
-    if (words[0] == "param") {
-      if (words.size() != 3) fail(file, line, "expected 'param <name> <int>'");
-      if (fx.params.count(words[1])) fail(file, line, "param '" + words[1] + "' given twice");
-      fx.params[words[1]] = parse_int(words[2], file, line);
-    } else if (words[0] == "tensor") {
-      if (words.size() != 6) fail(file, line, "expected 'tensor <name> <f64|i64> <B> <N> <D>'");
-      std::string const name = words[1], dtype = words[2];
-      if (dtype != "f64" && dtype != "i64")
-        fail(file, line, "tensor '" + name + "': dtype '" + dtype + "' is not f64 or i64");
-      if (fx.has(name)) fail(file, line, "tensor '" + name + "' given twice");
-      int dims[3];
-      for (int a = 0; a < 3; ++a) {
-        long long v = parse_int(words[3 + a], file, line);
-        if (v < 1 || v > (1 << 20)) fail(file, line, "tensor '" + name + "': bad dimension");
-        dims[a] = int(v);
-      }
-      Shape3 const shape{dims[0], dims[1], dims[2]};
-      if (!next()) fail(file, line, "tensor '" + name + "': missing its line of values");
-      auto values = split(text);
-      if ((long long)values.size() != shape.numel())
-        fail(file, line,
-             "tensor '" + name + "' " + to_string(shape) + " needs " +
-                 std::to_string(shape.numel()) + " values, got " + std::to_string(values.size()));
-      if (dtype == "f64") {
-        Tensor<double> t(shape);
-        for (std::size_t n = 0; n < values.size(); ++n)
-          t.data()[n] = parse_real(values[n], file, line);
-        fx.reals.emplace(name, std::move(t));
-      } else {
-        Tensor<std::int64_t> t(shape);
-        for (std::size_t n = 0; n < values.size(); ++n)
-          t.data()[n] = parse_int(values[n], file, line);
-        fx.integers.emplace(name, std::move(t));
-      }
-    } else {
-      fail(file, line, "unknown record '" + words[0] + "' (expected param or tensor)");
-    }
-  }
-  return fx;
-}
-
-Fixture read_fixture(std::string const& name) {
-  std::string const path = std::string(PONET_FIXTURES_DIR) + "/" + name + ".txt";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open (run tests/fixtures/make_fixtures.py)");
-  return parse_fixture(in, path);
-}
 
 // --------------------------------------------------------------------------------------- cases
 
@@ -180,7 +54,7 @@ struct Case {
   Segments seg;
   Tensor<std::int64_t> their_ids;  // the script's segment labels [B, N, 1]
 
-  explicit Case(std::string const& name) : fx(read_fixture(name)) {
+  explicit Case(std::string const& name) : fx(read_fixture(name + ".txt")) {
     B = fx.param("B"), N = fx.param("N"), D = fx.param("D"), H = fx.param("H");
     k = fx.param("k"), S = fx.param("S"), clsgsepg = fx.param("clsgsepg") != 0;
     Shape3 const x{B, N, D}, tok{B, N, 1};

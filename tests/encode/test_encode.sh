@@ -14,7 +14,7 @@ what=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 trap 'echo "FAIL: command at line $LINENO exited $?" >&2' ERR
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/../testing.sh"
 tol=1e-4
 
 # A model directory like the fixture's with config.json passed through sed expression $1.
@@ -58,20 +58,12 @@ fi
 
 if [ "$what" = errors ]; then
   out=$work/out.safetensors
-  # expect <status> <stderr pattern> <args...>
+  # expect <status> <stderr pattern> <args...>: also names the program and leaves no output.
   expect() {
-    local status=$1 pattern=$2
-    shift 2
-    set +e
-    "$encode" "$@" >/dev/null 2>"$work/err"
-    local got=$?
-    set -e
-    [ "$got" -eq "$status" ] || fail "$* exited $got, expected $status: $(cat "$work/err")"
-    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "$* printed $(wc -l <"$work/err") lines: $(cat "$work/err")"
-    grep -q "^ponet-encode: " "$work/err" || fail "$*: '$(cat "$work/err")' lacks the program name"
-    grep -qF -- "$pattern" "$work/err" || fail "$*: '$(cat "$work/err")' lacks '$pattern'"
+    expect_error "$encode" "$@"
+    [[ "$expect_stderr" == "ponet-encode: "* ]] || fail "'$expect_stderr' lacks the program name"
     [ ! -e "$out" ] && [ ! -e "$out.tmp" ] || fail "$*: left $(ls "$work")"
-    echo "ok: $(cat "$work/err")"
+    echo "ok: $expect_stderr"
   }
   good=$fx/sentences.inputs.safetensors
   run=(--model "$fx" --output "$out")

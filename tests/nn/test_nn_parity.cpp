@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../fixture.hpp"
 #include "nn_testing.hpp"
 
 using namespace ponet;
@@ -37,112 +38,6 @@ constexpr double kFloatOutTol = 1e-5;
 // errors of small gradients (biases, rarely used rows) see cancellation (measured: 4e-7 at worst;
 // the max poolings' winners lead by >= 1e-3, so float picks the same ones).
 constexpr double kFloatGradTol = 1e-4;
-
-// ------------------------------------------------------------------------------------- reader
-
-struct Fixture {
-  std::string file;
-  std::map<std::string, long long> params;
-  std::map<std::string, Tensor<double>> reals;           // f64
-  std::map<std::string, Tensor<std::int64_t>> integers;  // i64
-
-  int param(std::string const& name) const {
-    auto it = params.find(name);
-    if (it == params.end()) throw std::runtime_error(file + ": no param '" + name + "'");
-    return int(it->second);
-  }
-  template <class T>
-  static T const& get(std::map<std::string, T> const& m, std::string const& file,
-                      std::string const& name, Shape3 shape) {
-    auto it = m.find(name);
-    if (it == m.end()) throw std::runtime_error(file + ": no tensor '" + name + "'");
-    if (!(it->second.shape() == shape))
-      throw std::runtime_error(file + ": tensor '" + name + "' is " +
-                               to_string(it->second.shape()) + ", expected " + to_string(shape));
-    return it->second;
-  }
-  Tensor<double> const& real(std::string const& name, Shape3 shape) const {
-    return get(reals, file, name, shape);
-  }
-  Tensor<std::int64_t> const& integer(std::string const& name, Shape3 shape) const {
-    return get(integers, file, name, shape);
-  }
-};
-
-[[noreturn]] void fail(std::string const& file, int line, std::string const& what) {
-  throw std::runtime_error(file + ":" + std::to_string(line) + ": " + what);
-}
-
-std::vector<std::string> split(std::string const& s) {
-  std::istringstream in(s);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-long long parse_int(std::string const& w, std::string const& file, int line) {
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(w.c_str(), &end, 10);
-  if (w.empty() || *end != '\0' || errno == ERANGE) fail(file, line, "'" + w + "' not an integer");
-  return v;
-}
-
-double parse_real(std::string const& w, std::string const& file, int line) {
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(w.c_str(), &end);  // correctly rounded: %.17g round-trips exactly
-  if (w.empty() || *end != '\0' || errno == ERANGE) fail(file, line, "'" + w + "' not a double");
-  return v;
-}
-
-Fixture read_fixture(std::string const& name) {
-  Fixture fx;
-  fx.file = std::string(PONET_FIXTURES_DIR) + "/" + name;
-  std::ifstream in(fx.file);
-  if (!in) throw std::runtime_error(fx.file + ": cannot open (run make_classifier_fixture.py)");
-  std::string text;
-  int line = 1;
-  if (!std::getline(in, text) || text != "ponet-fixture 1")
-    fail(fx.file, line, "expected the header 'ponet-fixture 1'");
-  while (++line, std::getline(in, text)) {
-    auto words = split(text);
-    if (words.empty()) continue;
-    if (words[0] == "param" && words.size() == 3) {
-      fx.params[words[1]] = parse_int(words[2], fx.file, line);
-    } else if (words[0] == "tensor" && words.size() == 6) {
-      std::string const tname = words[1], dtype = words[2];
-      if (fx.reals.count(tname) || fx.integers.count(tname))
-        fail(fx.file, line, "tensor '" + tname + "' given twice");
-      Shape3 const s{int(parse_int(words[3], fx.file, line)),
-                     int(parse_int(words[4], fx.file, line)),
-                     int(parse_int(words[5], fx.file, line))};
-      ++line;
-      if (!std::getline(in, text)) fail(fx.file, line, "tensor '" + tname + "': no values");
-      auto values = split(text);
-      if ((long long)values.size() != s.numel())
-        fail(fx.file, line,
-             "tensor '" + tname + "' " + to_string(s) + " needs " + std::to_string(s.numel()) +
-                 " values");
-      if (dtype == "f64") {
-        Tensor<double> t(s);
-        for (std::size_t n = 0; n < values.size(); ++n)
-          t.data()[n] = parse_real(values[n], fx.file, line);
-        fx.reals.emplace(tname, std::move(t));
-      } else if (dtype == "i64") {
-        Tensor<std::int64_t> t(s);
-        for (std::size_t n = 0; n < values.size(); ++n)
-          t.data()[n] = parse_int(values[n], fx.file, line);
-        fx.integers.emplace(tname, std::move(t));
-      } else {
-        fail(fx.file, line, "dtype '" + dtype + "' is not f64 or i64");
-      }
-    } else {
-      fail(fx.file, line, "expected 'param <name> <int>' or 'tensor <name> <dtype> <B> <N> <D>'");
-    }
-  }
-  return fx;
-}
 
 // ---------------------------------------------------------------------------------- the model
 

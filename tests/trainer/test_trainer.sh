@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 tiny=(--quick --data "$work/data" --train-size 600 --steps 40 --warmup 5 --batch 8 --dim 16
       --ffn 32 --heads 2 --min-len 20 --max-len 60 --max-depth 4 --eval-every 1000 --log-every 10
       --threads 2)
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/../testing.sh"
 
 if [ "$what" = resume ]; then
   "$trainer" "${tiny[@]}" --loss-log "$work/reference.log" >/dev/null
@@ -44,18 +44,7 @@ if [ "$what" = resume ]; then
 fi
 
 if [ "$what" = errors ]; then
-  # expect <status> <stderr pattern> <args...>
-  expect() {
-    local status=$1 pattern=$2
-    shift 2
-    set +e
-    "$trainer" "$@" >/dev/null 2>"$work/err"
-    local got=$?
-    set -e
-    [ "$got" -eq "$status" ] || fail "$* exited $got, expected $status: $(cat "$work/err")"
-    [ "$(wc -l <"$work/err")" -eq 1 ] || fail "$* printed $(wc -l <"$work/err") lines: $(cat "$work/err")"
-    grep -q -- "$pattern" "$work/err" || fail "$*: '$(cat "$work/err")' lacks '$pattern'"
-  }
+  expect() { expect_error "$trainer" "$@"; }
   expect 2 "unknown flag --nope" --nope
   expect 2 "--steps needs an integer" --steps zero
   expect 2 "--steps needs a value" --steps

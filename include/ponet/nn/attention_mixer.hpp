@@ -25,9 +25,7 @@ class AttentionMixer {
   AttentionMixer() = default;
   AttentionMixer(Params<T, Dev>& p, std::string const& name, Config c)
       : cfg_(c), proj_(p, name + ".proj", c.D, 3 * c.D), out_(p, name + ".out", c.D, c.D) {
-    if (c.heads < 1 || c.D % c.heads != 0)
-      throw Error("AttentionMixer: heads=" + std::to_string(c.heads) +
-                  " does not divide D=" + std::to_string(c.D));
+    check_heads("AttentionMixer", c.D, c.heads);
   }
 
   void forward(View<T, Dev> y, View<T const, Dev> x, Batch<Dev> const& batch) {

@@ -27,12 +27,36 @@ struct BlockConfig {
   int layer = 0;  // index, for dropout seeds
 };
 
+// What both styles share: the configuration, running an expression (saving for the backward
+// only in training), and dropout seeds per call site.
+template <class T, class Dev>
+class BlockBase {
+ protected:
+  explicit BlockBase(BlockConfig c) : cfg_(c) {}
+  template <class Dst, class E>
+  static void run(Dst&& dst, expr::Expr<E> const& e, Workspace<Dev>& ws, Batch<Dev> const& b) {
+    if (b.train)
+      ponet::forward(dst, e, ws);
+    else
+      ponet::assign(dst, e, ws);
+  }
+  std::uint64_t seed(Batch<Dev> const& b, int site) const {
+    return dropout_seed(b.seed, cfg_.layer, site);
+  }
+  BlockConfig cfg_;
+};
+
 template <class Mixer, class T, class Dev = cpu_tag>
-class PreLNBlock {
+class PreLNBlock : BlockBase<T, Dev> {
+  using Base = BlockBase<T, Dev>;
+  using Base::cfg_;
+  using Base::run;
+  using Base::seed;
+
  public:
   PreLNBlock(Params<T, Dev>& p, std::string const& name, BlockConfig c,
              typename Mixer::Config mixer)
-      : cfg_(c),
+      : Base(c),
         ln1_(p, name + ".ln1", c.D, c.ln_eps),
         mixer_(p, name + ".mixer", mixer),
         ln2_(p, name + ".ln2", c.D, c.ln_eps),
@@ -85,18 +109,6 @@ class PreLNBlock {
   Mixer& mixer() { return mixer_; }
 
  private:
-  template <class Dst, class E>
-  static void run(Dst&& dst, expr::Expr<E> const& e, Workspace<Dev>& ws, Batch<Dev> const& b) {
-    if (b.train)
-      ponet::forward(dst, e, ws);
-    else
-      ponet::assign(dst, e, ws);
-  }
-  std::uint64_t seed(Batch<Dev> const& b, int site) const {
-    return dropout_seed(b.seed, cfg_.layer, site);
-  }
-
-  BlockConfig cfg_;
   LayerNorm<T, Dev> ln1_;
   Mixer mixer_;
   LayerNorm<T, Dev> ln2_;
@@ -107,11 +119,16 @@ class PreLNBlock {
 };
 
 template <class Mixer, class T, class Dev = cpu_tag>
-class PostLNBlock {
+class PostLNBlock : BlockBase<T, Dev> {
+  using Base = BlockBase<T, Dev>;
+  using Base::cfg_;
+  using Base::run;
+  using Base::seed;
+
  public:
   PostLNBlock(Params<T, Dev>& p, std::string const& name, BlockConfig c,
               typename Mixer::Config mixer)
-      : cfg_(c),
+      : Base(c),
         mixer_(p, name + ".mixer", mixer),
         ln1_(p, name + ".ln1", c.D, c.ln_eps),
         ff1_(p, name + ".ffn1", c.D, c.ffn),
@@ -162,18 +179,6 @@ class PostLNBlock {
   Mixer& mixer() { return mixer_; }
 
  private:
-  template <class Dst, class E>
-  static void run(Dst&& dst, expr::Expr<E> const& e, Workspace<Dev>& ws, Batch<Dev> const& b) {
-    if (b.train)
-      ponet::forward(dst, e, ws);
-    else
-      ponet::assign(dst, e, ws);
-  }
-  std::uint64_t seed(Batch<Dev> const& b, int site) const {
-    return dropout_seed(b.seed, cfg_.layer, site);
-  }
-
-  BlockConfig cfg_;
   Mixer mixer_;
   LayerNorm<T, Dev> ln1_;
   Linear<T, Dev> ff1_, ff2_;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 
 #include "ponet/core/segments.hpp"
 
@@ -18,6 +19,13 @@ struct Batch {
   bool train = false;                   // dropout on
   std::uint64_t seed = 0;               // this step's dropout seed
 };
+
+// Throws unless `heads` splits D into equal heads.
+inline void check_heads(char const* layer, int D, int heads) {
+  if (heads < 1 || D % heads != 0)
+    throw Error(std::string(layer) + ": heads=" + std::to_string(heads) +
+                " does not divide D=" + std::to_string(D));
+}
 
 // A layer's dropout seed for one call site: distinct per layer, site and step.
 inline std::uint64_t dropout_seed(std::uint64_t step_seed, int layer, int site) {

@@ -28,9 +28,7 @@ class PoNetMixer {
       : cfg_(c),
         proj_(p, name + ".proj", c.D, 5 * c.D),  // rows: q, k, o, segment, local
         out_(p, name + ".out", c.D, c.D) {
-    if (c.heads < 1 || c.D % c.heads != 0)
-      throw Error("PoNetMixer: heads=" + std::to_string(c.heads) +
-                  " does not divide D=" + std::to_string(c.D));
+    check_heads("PoNetMixer", c.D, c.heads);
   }
 
   void forward(View<T, Dev> y, View<T const, Dev> x, Batch<Dev> const& batch) {
