@@ -38,9 +38,13 @@ template <class V>
 using scalar_of_t = typename Lane<V>::scalar;
 
 // Asks the cache for `bytes` starting at p (a row a loop will read soon). Host only: a no-op in
-// CUDA device code and on compilers without __builtin_prefetch.
+// CUDA device code. On x86 a volatile asm: GCC deletes a loop whose only effect is
+// __builtin_prefetch (it counts as free of side effects), which silently drops the prefetches.
 PONET_HD void prefetch_bytes(void const* p, std::int64_t bytes) {
-#if defined(__GNUC__) && !defined(__CUDA_ARCH__)
+#if !defined(__CUDA_ARCH__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  char const* c = static_cast<char const*>(p);
+  for (std::int64_t o = 0; o < bytes; o += 64) asm volatile("prefetcht0 %0" : : "m"(c[o]));
+#elif !defined(__CUDA_ARCH__) && defined(__GNUC__)
   char const* c = static_cast<char const*>(p);
   for (std::int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
 #else
