@@ -120,7 +120,8 @@ TEST_CASE("cuda: attention matches the CPU, forward and backward", "[cuda][parit
 }
 
 TEST_CASE("cuda: Fourier mixing (cuFFT) matches FFTW", "[cuda][parity][fourier]") {
-  for (Shape3 s : {Shape3{2, 16, 8}, Shape3{1, 37, 13}, Shape3{3, 64, 64}, Shape3{1, 1, 1}}) {
+  for (Shape3 s : {Shape3{2, 16, 8}, Shape3{1, 37, 13}, Shape3{3, 64, 64}, Shape3{1, 1, 1},
+                   Shape3{2, 1, 9}, Shape3{2, 7, 1}}) {  // N or D of 1: 1-D plans
     DenseInputs in;
     in.f = {rnd(s, 24), rnd(s, 25)};
     check_dense(DenseCase::fourier, in, ponet::to_string(s));

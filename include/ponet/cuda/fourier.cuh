@@ -69,16 +69,20 @@ class FourierWorkspace {
     for (auto& kv : plans_) cufftDestroy(kv.second);
   }
 
+  // A 2-D plan over [N, D], or a 1-D one over N * D when N or D is 1 (no size-1 dimensions
+  // reach cuFFT); B sequences in a batch. The caller handles N = D = 1.
   template <class T>
   cufftHandle plan(int B, int N, int D) {
     auto const key = std::make_tuple(B, N, D, std::is_same_v<T, double>);
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
     cufftHandle p = 0;
+    int const rank = N == 1 || D == 1 ? 1 : 2;
     int n[2] = {N, D};
-    check_fft(
-        cufftPlanMany(&p, 2, n, nullptr, 1, N * D, nullptr, 1, N * (D / 2 + 1), Cufft<T>::type, B),
-        "cufftPlanMany");
+    if (rank == 1) n[0] = N * D;
+    int const odist = rank == 1 ? N * D / 2 + 1 : N * (D / 2 + 1);
+    check_fft(cufftPlanMany(&p, rank, n, nullptr, 1, N * D, nullptr, 1, odist, Cufft<T>::type, B),
+              "cufftPlanMany");
     check_fft(cufftSetStream(p, stream()), "cufftSetStream");
     plans_.emplace(key, p);
     return p;
@@ -108,16 +112,36 @@ __global__ void gather_kernel(View<T const, cuda_tag> x, T* dst) {  // dst [B, N
 }
 
 // y[b,i,j] = Re Z[b,i,j] for j < D/2 + 1, else Re Z[b,(N-i) mod N, D-j]. z: [B, N, D/2+1] pairs.
+// With N or D equal to 1 the spectrum is 1-D over L = N * D: y[b, t] = Re Z[b, t] for
+// t < L/2 + 1, else Re Z[b, L - t], with t = i * D + j.
 template <class T>
 __global__ void hermitian_real_kernel(View<T, cuda_tag> y, T const* z) {
-  int const N = y.N, D = y.D, Hh = D / 2 + 1;
+  int const N = y.N, D = y.D, L = N * D;
+  bool const flat = N == 1 || D == 1;
+  int const Hh = flat ? L / 2 + 1 : D / 2 + 1;
   std::int64_t const n = y.shape().numel();
   for (std::int64_t idx = thread_index(); idx < n; idx += thread_stride()) {
     Coord const at = unflatten(idx, N, D);
-    std::int64_t const seq = std::int64_t(at.b) * N * Hh;
-    T const v = at.c < Hh ? z[2 * (seq + std::int64_t(at.i) * Hh + at.c)]
-                          : z[2 * (seq + std::int64_t((N - at.i) % N) * Hh + (D - at.c))];
+    T v;
+    if (flat) {
+      int const t = at.i * D + at.c;
+      v = z[2 * (std::int64_t(at.b) * Hh + (t < Hh ? t : L - t))];
+    } else {
+      std::int64_t const seq = std::int64_t(at.b) * N * Hh;
+      v = at.c < Hh ? z[2 * (seq + std::int64_t(at.i) * Hh + at.c)]
+                    : z[2 * (seq + std::int64_t((N - at.i) % N) * Hh + (D - at.c))];
+    }
     y(at.b, at.i, at.c) = v;
+  }
+}
+
+// y = x: the DFT of a single value (N = D = 1).
+template <class T>
+__global__ void copy_view_kernel(View<T, cuda_tag> y, View<T const, cuda_tag> x) {
+  std::int64_t const n = x.shape().numel();
+  for (std::int64_t idx = thread_index(); idx < n; idx += thread_stride()) {
+    Coord const at = unflatten(idx, x.N, x.D);
+    y(at.b, at.i, at.c) = x(at.b, at.i, at.c);
   }
 }
 
@@ -127,6 +151,11 @@ void fourier_mix(View<T, cuda_tag> y, View<T const, cuda_tag> x, FourierWorkspac
                 "ponet: fourier_mix runs on float or double (cuFFT R2C / D2Z)");
   int const B = x.B, N = x.N, D = x.D;
   std::int64_t const total = x.shape().numel();
+  if (N == 1 && D == 1) {
+    launch("ponet::cuda::copy_view_kernel", copy_view_kernel<T>, grid_for(total), block_threads, 0,
+           y, x);
+    return;
+  }
   T* in = const_cast<T*>(x.data);  // R2C out of place leaves its input intact
   if (!x.contiguous()) {
     in = static_cast<T*>(ws.copy(std::size_t(total) * sizeof(T)));
@@ -134,7 +163,9 @@ void fourier_mix(View<T, cuda_tag> y, View<T const, cuda_tag> x, FourierWorkspac
            in);
   }
   using Complex = typename Cufft<T>::Complex;
-  auto* z = static_cast<Complex*>(ws.spectrum(std::size_t(B) * N * (D / 2 + 1) * sizeof(Complex)));
+  std::size_t const half =  // spectrum entries per sequence
+      N == 1 || D == 1 ? std::size_t(N) * D / 2 + 1 : std::size_t(N) * (D / 2 + 1);
+  auto* z = static_cast<Complex*>(ws.spectrum(std::size_t(B) * half * sizeof(Complex)));
   check_fft(Cufft<T>::exec(ws.plan<T>(B, N, D), in, z),
             std::is_same_v<T, float> ? "cufftExecR2C" : "cufftExecD2Z");
   launch("ponet::cuda::hermitian_real_kernel", hermitian_real_kernel<T>, grid_for(total),
