@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "ponet/config.hpp"
@@ -60,13 +61,16 @@ struct Blocks {
   int end(int blk) const { return std::min(N, (blk + 1) * tokens); }
 };
 
-// About 16K elements per block: large enough that per-block work (partial rows, carries) is
-// noise, small enough that B = 1 still splits across cores.
+// About 32K elements per block (fewer switches between a block's phases measured 5-10% faster
+// than 16K at D=768), halved while a small problem would have fewer than 16 blocks, so that
+// short sequences still split across cores. A function of the shape alone.
 inline Blocks token_blocks(Shape3 s) {
   Blocks bl;
   bl.B = s.B;
   bl.N = s.N;
-  bl.tokens = std::clamp(16384 / std::max(1, s.D), 4, 1024);
+  bl.tokens = std::clamp(32768 / std::max(1, s.D), 4, 1024);
+  while (bl.tokens > 4 && std::int64_t(s.B) * ((s.N + bl.tokens - 1) / bl.tokens) < 16)
+    bl.tokens /= 2;
   bl.per_batch = (s.N + bl.tokens - 1) / bl.tokens;
   return bl;
 }

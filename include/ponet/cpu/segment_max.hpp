@@ -97,11 +97,20 @@ struct Build<expr::SegmentMax<X>> {
         if (seg < 0) continue;
         T* val = ev.table + ((std::int64_t)b * ev.S + seg) * D;
         T* win = ev.winner + ((std::int64_t)b * ev.S + seg) * D;
-        for (int c = 0; c < s.D; ++c)
-          if (carry[item * D + c] > val[c]) {
-            val[c] = carry[item * D + c];
-            win[c] = carry_winner[item * D + c];
+        T const* cval = carry + item * D;
+        T const* cwin = carry_winner + item * D;
+        // Branch-free: on random data a branch per channel mispredicts half the time.
+        for_each_chunk<T>(0, s.D, [&](auto tag, auto kc, int c0) {
+          using L = lane_of_t<decltype(tag)>;
+          constexpr int K = decltype(kc)::value, w = Lane<L>::width;
+          for (int k = 0; k < K; ++k) {
+            int const c = c0 + k * w;
+            L v = Lane<L>::load(cval + c), m = Lane<L>::load(val + c);
+            auto gt = v > m;  // strict: the earlier token keeps a tie
+            Lane<L>::store(val + c, Lane<L>::select(gt, v, m));
+            Lane<L>::store(win + c, Lane<L>::select(gt, Lane<L>::load(cwin + c), Lane<L>::load(win + c)));
           }
+        });
       }
     });
   }
