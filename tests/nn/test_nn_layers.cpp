@@ -184,6 +184,14 @@ TEST_CASE("dropout: keeps 1 - p of the elements, scaled, the same for the same s
   }
   CHECK(kept / double(a.size()) == Approx(0.75).margin(0.01));
   CHECK(bit_equal(evaluate(expr::dropout(ones, 0.0, 3)), ones));
+  // SIMD packets and scalar tails (D = 37) draw the same bit as the scalar formula.
+  eval::DropMask<float> m{11, std::uint32_t(0.25 * 4294967296.0), 1 / 0.75f};
+  int mismatches = 0;
+  for (int b = 0; b < a.B(); ++b)
+    for (int i = 0; i < a.N(); ++i)
+      for (int c = 0; c < a.D(); ++c)
+        mismatches += (a(b, i, c) != 0) != (hash32(m.row_key(b, i), c) >= m.threshold);
+  CHECK(mismatches == 0);
   CHECK_THROWS_WITH(expr::dropout(ones, 1.0, 3), Catch::Contains("p must be in [0, 1)"));
 }
 

@@ -12,6 +12,18 @@
 
 namespace ponet {
 
+// A 32-bit mix of a key and a channel index (murmur3's finaliser over a multiplicative
+// combination): dropout's keep bits. Lane<V>::keep evaluates it for every lane.
+PONET_HD std::uint32_t hash32(std::uint32_t key, int c) {
+  std::uint32_t h = key ^ (std::uint32_t(c) * 0xC2B2AE3Du);
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
+  return h;
+}
+
 template <class V, class Enable = void>
 struct Lane;
 
@@ -29,6 +41,9 @@ struct Lane<T, std::enable_if_t<std::is_floating_point_v<T>>> {
   // Window argmax offsets are saved as int8 (docs/decisions.md#saved-state).
   PONET_HD static void store_offset(std::int8_t* p, T v) { *p = static_cast<std::int8_t>(v); }
   PONET_HD static bool offset_is(std::int8_t const* p, int value) { return *p == value; }
+  PONET_HD static bool keep(std::uint32_t key, int c, std::uint32_t threshold) {
+    return hash32(key, c) >= threshold;
+  }
   PONET_HD static T erf(T v) { return std::erf(v); }
   PONET_HD static T exp(T v) { return std::exp(v); }
   PONET_HD static T tanh(T v) { return std::tanh(v); }

@@ -25,6 +25,27 @@ struct Lane<xsimd::batch<T, A>> {
   static V broadcast(T v) { return V(v); }
   static V zero() { return V(T(0)); }
   static V select(typename V::batch_bool_type m, V a, V b) { return xsimd::select(m, a, b); }
+  // hash32(key, c + lane) >= threshold for every lane (the scalar Lane's keep, vectorised).
+  static typename V::batch_bool_type keep(std::uint32_t key, int c, std::uint32_t threshold) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float> && width == 16) {
+      __m512i h =
+          _mm512_add_epi32(_mm512_set1_epi32(c),
+                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+      h = _mm512_xor_si512(_mm512_set1_epi32(int(key)),
+                           _mm512_mullo_epi32(h, _mm512_set1_epi32(int(0xC2B2AE3Du))));
+      h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+      h = _mm512_mullo_epi32(h, _mm512_set1_epi32(int(0x85EBCA6Bu)));
+      h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
+      h = _mm512_mullo_epi32(h, _mm512_set1_epi32(int(0xC2B2AE35u)));
+      h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+      return _mm512_cmpge_epu32_mask(h, _mm512_set1_epi32(int(threshold)));
+    }
+#endif
+    alignas(64) T t[width];
+    for (int k = 0; k < width; ++k) t[k] = hash32(key, c + k) >= threshold ? T(1) : T(0);
+    return V::load_aligned(t) > V(T(0.5));
+  }
   static V erf(V v) { return xsimd::erf(v); }
   static V exp(V v) { return xsimd::exp(v); }
   static V tanh(V v) { return xsimd::tanh(v); }

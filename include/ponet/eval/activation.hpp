@@ -90,35 +90,24 @@ struct Unary {
   }
 };
 
-// keep ? scale : 0 for the lanes (b, i, c .. c + width). The keep bit of element (b, i, c) is a
-// 32-bit mix of (seed, b, i, c) compared with p * 2^32: the same on every device and lane width.
+// keep ? scale : 0 for the lanes (b, i, c .. c + width). The keep bit of element (b, i, c) is
+// hash32(row_key(b, i), c) >= p * 2^32 (core/lane.hpp): the same on every device and lane width,
+// 32-bit arithmetic so that SIMD lanes compute it together.
 template <class T>
 struct DropMask {
   std::uint64_t seed;
   std::uint32_t threshold;  // keep when hash >= threshold
   T scale;                  // 1 / (1 - p)
 
-  PONET_HD static std::uint32_t mix(std::uint64_t seed, int b, int i, int c) {
-    std::uint64_t h = seed ^ (std::uint64_t(std::uint32_t(b)) * 0x9E3779B97F4A7C15ull) ^
-                      (std::uint64_t(std::uint32_t(i)) * 0xC2B2AE3D27D4EB4Full) ^
-                      (std::uint64_t(std::uint32_t(c)) * 0x165667B19E3779F9ull);
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 33;
-    return std::uint32_t(h);
+  // The part of the mix that depends on (seed, b, i) only.
+  PONET_HD std::uint32_t row_key(int b, int i) const {
+    std::uint32_t s = std::uint32_t(seed) ^ std::uint32_t(seed >> 32);
+    return s ^ (std::uint32_t(b) * 0x9E3779B1u) ^ (std::uint32_t(i) * 0x85EBCA77u);
   }
   template <class V>
   PONET_HD V at(int b, int i, int c) const {
-    constexpr int w = Lane<V>::width;
-    if constexpr (w == 1) {
-      return mix(seed, b, i, c) >= threshold ? scale : T(0);
-    } else {
-      alignas(64) T lanes[w];
-      for (int k = 0; k < w; ++k) lanes[k] = mix(seed, b, i, c + k) >= threshold ? scale : T(0);
-      return Lane<V>::load(lanes);
-    }
+    return Lane<V>::select(Lane<V>::keep(row_key(b, i), c, threshold), Lane<V>::broadcast(scale),
+                           Lane<V>::zero());
   }
 };
 
