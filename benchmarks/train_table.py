@@ -16,7 +16,10 @@ for path in glob.glob(os.path.join(out, "train_step*.json")):
     for b in data["benchmarks"]:
         parts = b["name"].split("/")
         model = parts[1]
-        args = {p.split(":")[0]: int(p.split(":")[1]) for p in parts[2:] if ":" in p}
+        # Google Benchmark appends options such as "min_time:2.000" and "real_time"; keep the
+        # integer arguments only.
+        args = {k: int(v) for k, v in (p.split(":", 1) for p in parts[2:] if ":" in p)
+                if v.isdigit()}
         ms = b["real_time"] if b["time_unit"] == "ms" else b["real_time"] / 1e6
         rows.setdefault((model, args["D"]), {})[args["N"]] = (
             ms, b["steps_per_s"], b["peak_rss_mib"], args["B"])

@@ -17,13 +17,16 @@ Mat<double const> cmat(Tensor<double> const& t) { return as_mat(t.view()); }
 }  // namespace
 
 TEST_CASE("gemm and bias helpers equal plain loops", "[nn][linalg]") {
-  auto [m, k, n] = GENERATE(table<int, int, int>({{1, 1, 1}, {7, 5, 3}, {33, 17, 65}}));
+  auto [m, k, n] = GENERATE(table<int, int, int>({{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {600, 9, 5}}));
   auto A = uniform<double>({1, m, k}, 1), B = uniform<double>({1, k, n}, 2);
   auto Bt = uniform<double>({1, n, k}, 3), C = uniform<double>({1, m, n}, 4);
   Tensor<double> C0 = C;
   gemm(mat(C), cmat(A), false, cmat(B), false, 2.0, 0.5);
   Tensor<double> D({1, m, n});
   gemm(mat(D), cmat(A), false, cmat(Bt), true);
+  auto bias = uniform<double>({1, 1, n}, 5);
+  Tensor<double> E({1, m, n});  // 600 rows: three row blocks, each started from the bias
+  gemm_add_row(mat(E), cmat(A), false, cmat(Bt), true, bias.data());
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       double s = 0, t = 0;
@@ -31,8 +34,9 @@ TEST_CASE("gemm and bias helpers equal plain loops", "[nn][linalg]") {
         s += A(0, i, l) * B(0, l, j);
         t += A(0, i, l) * Bt(0, j, l);
       }
-      CHECK(C(0, i, j) == Approx(2 * s + 0.5 * C0(0, i, j)).epsilon(1e-12));
-      CHECK(D(0, i, j) == Approx(t).epsilon(1e-12));
+      CHECK(C(0, i, j) == Approx(2 * s + 0.5 * C0(0, i, j)).epsilon(1e-12).margin(1e-13));
+      CHECK(D(0, i, j) == Approx(t).epsilon(1e-12).margin(1e-13));
+      CHECK(E(0, i, j) == Approx(t + bias(0, 0, j)).epsilon(1e-12).margin(1e-13));
     }
   std::vector<double> sums(n, 1.0);
   add_column_sums(sums.data(), cmat(C));
@@ -43,6 +47,8 @@ TEST_CASE("gemm and bias helpers equal plain loops", "[nn][linalg]") {
   }
   Tensor<double> wrong({1, m + 1, n});
   CHECK_THROWS_WITH(gemm(mat(wrong), cmat(A), false, cmat(B), false),
+                    Catch::Contains("gemm: C [" + std::to_string(m + 1)));
+  CHECK_THROWS_WITH(gemm_add_row(mat(wrong), cmat(A), false, cmat(Bt), true, bias.data()),
                     Catch::Contains("gemm: C [" + std::to_string(m + 1)));
 }
 

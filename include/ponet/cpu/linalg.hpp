@@ -2,9 +2,12 @@
 // built with EIGEN_USE_BLAS, see the PONET_BLAS CMake option):
 //   gemm(C, A, ta, B, tb, alpha, beta)   C = alpha op(A) op(B) + beta C  (deterministic blocks)
 //   add_row(C, v)                        every row of C += v          (a bias)
+//   gemm_add_row(C, A, ta, B, tb, v)     C = op(A) op(B) + v in every row (a biased Linear)
 //   add_column_sums(v, A)                v += the sum of A's rows     (a bias gradient)
 // Shapes are checked; errors name both operands. Spec: the obvious loops (tests/test_nn_*).
 #pragma once
+
+#include <algorithm>
 
 #include <Eigen/Core>
 
@@ -62,6 +65,22 @@ Mat<T const, cpu_tag> op_rows(Mat<T const, cpu_tag> M, bool trans, int r0, int n
                : Mat<T const, cpu_tag>(M.data + r0 * M.ld, n, M.cols, M.ld);
 }
 
+template <class T>
+void check_gemm_shapes(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a,
+                       Mat<T const, cpu_tag> B, bool trans_b) {
+  int const m = trans_a ? A.cols : A.rows, k = trans_a ? A.rows : A.cols;
+  int const kb = trans_b ? B.cols : B.rows, n = trans_b ? B.rows : B.cols;
+  if (k != kb || C.rows != m || C.cols != n)
+    throw Error("gemm: C " + mat_shape(C.rows, C.cols) + " = op(A) " + mat_shape(m, k) +
+                " x op(B) " + mat_shape(kb, n));
+}
+
+// Rows [r0, r1) of C set to v.
+template <class T>
+void fill_rows(Mat<T, cpu_tag> C, T const* v, int r0, int r1) {
+  for (int r = r0; r < r1; ++r) std::copy(v, v + C.cols, C.row(r));
+}
+
 inline constexpr int gemm_row_block = 256;     // rows of C per task (tall products)
 inline constexpr int gemm_inner_block = 2048;  // inner-dimension chunk (weight gradients)
 }  // namespace cpu::detail
@@ -75,11 +94,8 @@ template <class T>
 void gemm(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a, Mat<T const, cpu_tag> B,
           bool trans_b, T alpha = T(1), T beta = T(0)) {
   namespace d = cpu::detail;
-  int const m = trans_a ? A.cols : A.rows, k = trans_a ? A.rows : A.cols;
-  int const kb = trans_b ? B.cols : B.rows, n = trans_b ? B.rows : B.cols;
-  if (k != kb || C.rows != m || C.cols != n)
-    throw Error("gemm: C " + mat_shape(C.rows, C.cols) + " = op(A) " + mat_shape(m, k) +
-                " x op(B) " + mat_shape(kb, n));
+  d::check_gemm_shapes(C, A, trans_a, B, trans_b);
+  int const m = C.rows, n = C.cols, k = trans_a ? A.rows : A.cols;
   if (m >= 2 * d::gemm_row_block) {
     int const blocks = (m + d::gemm_row_block - 1) / d::gemm_row_block;
     cpu::parallel_for(blocks, [&](int blk) {
@@ -114,6 +130,22 @@ void gemm(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a, Mat<T const,
     return;
   }
   d::gemm_serial(C, A, trans_a, B, trans_b, alpha, beta);
+}
+
+// C = op(A) op(B) + v in every row. Each row block starts from the bias and accumulates the
+// product onto it while the block is in cache, instead of a second pass over C for the bias.
+template <class T>
+void gemm_add_row(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a, Mat<T const, cpu_tag> B,
+                  bool trans_b, T const* v) {
+  namespace d = cpu::detail;
+  d::check_gemm_shapes(C, A, trans_a, B, trans_b);
+  int const blocks = (C.rows + d::gemm_row_block - 1) / d::gemm_row_block;
+  cpu::parallel_for(blocks, [&](int blk) {
+    int const r0 = blk * d::gemm_row_block, rows = std::min(d::gemm_row_block, C.rows - r0);
+    d::fill_rows(C, v, r0, r0 + rows);
+    d::gemm_serial(Mat<T, cpu_tag>(C.row(r0), rows, C.cols, C.ld),
+                   d::op_rows(A, trans_a, r0, rows), trans_a, B, trans_b, T(1), T(1));
+  });
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 // Dense linear algebra on the GPU, the overloads of cpu/linalg.hpp for Mat<T, cuda_tag>:
 //   gemm(C, A, ta, B, tb, alpha, beta)   C = alpha op(A) op(B) + beta C       (cuBLAS)
 //   add_row(C, v)                        every row of C += v                  (a bias)
+//   gemm_add_row(C, A, ta, B, tb, v)     C = op(A) op(B) + v in every row     (a biased Linear)
 //   add_column_sums(v, A)                v += the sum of A's rows             (a bias gradient)
 // Row-major Mat to column-major cuBLAS: a row-major [m, n] matrix is its column-major transpose,
 // so C^T = op(B)^T op(A)^T is one column-major GEMM with the operands swapped. cuBLAS runs in its
@@ -116,6 +117,14 @@ template <class T>
 void add_row(Mat<T, cuda_tag> C, T const* v) {
   cuda::launch("ponet::cuda::add_row_kernel", cuda::add_row_kernel<T>,
                cuda::grid_for(std::int64_t(C.rows) * C.cols), cuda::block_threads, 0, C, v);
+}
+
+// C = op(A) op(B) + v in every row (the CPU's fused form, here as two launches).
+template <class T>
+void gemm_add_row(Mat<T, cuda_tag> C, Mat<T const, cuda_tag> A, bool trans_a,
+                  Mat<T const, cuda_tag> B, bool trans_b, T const* v) {
+  gemm(C, A, trans_a, B, trans_b);
+  add_row(C, v);
 }
 
 // v[c] += sum over rows of A[r, c]: row chunks of 256 summed in order, then combined in chunk

@@ -25,8 +25,11 @@ class Linear {
 
   void forward(Mat<T, Dev> y, Mat<T const, Dev> x) const {
     check("forward", y.rows, y.cols, x);
-    gemm(y, x, false, Mat<T const, Dev>(p_->value_mat(w_)), true);
-    if (has_bias_) add_row(y, p_->value(b_));
+    Mat<T const, Dev> const w(p_->value_mat(w_));
+    if (has_bias_)
+      gemm_add_row(y, x, false, w, true, static_cast<T const*>(p_->value(b_)));
+    else
+      gemm(y, x, false, w, true);
   }
 
   void backward(Mat<T, Dev> dx, Mat<T const, Dev> dy, Mat<T const, Dev> x) const {
