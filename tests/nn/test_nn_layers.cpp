@@ -17,7 +17,8 @@ Mat<double const> cmat(Tensor<double> const& t) { return as_mat(t.view()); }
 }  // namespace
 
 TEST_CASE("gemm and bias helpers equal plain loops", "[nn][linalg]") {
-  auto [m, k, n] = GENERATE(table<int, int, int>({{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {600, 9, 5}}));
+  auto [m, k, n] =
+      GENERATE(table<int, int, int>({{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {600, 9, 5}}));
   auto A = uniform<double>({1, m, k}, 1), B = uniform<double>({1, k, n}, 2);
   auto Bt = uniform<double>({1, n, k}, 3), C = uniform<double>({1, m, n}, 4);
   Tensor<double> C0 = C;

@@ -143,8 +143,8 @@ void gemm_add_row(Mat<T, cpu_tag> C, Mat<T const, cpu_tag> A, bool trans_a, Mat<
   cpu::parallel_for(blocks, [&](int blk) {
     int const r0 = blk * d::gemm_row_block, rows = std::min(d::gemm_row_block, C.rows - r0);
     d::fill_rows(C, v, r0, r0 + rows);
-    d::gemm_serial(Mat<T, cpu_tag>(C.row(r0), rows, C.cols, C.ld),
-                   d::op_rows(A, trans_a, r0, rows), trans_a, B, trans_b, T(1), T(1));
+    d::gemm_serial(Mat<T, cpu_tag>(C.row(r0), rows, C.cols, C.ld), d::op_rows(A, trans_a, r0, rows),
+                   trans_a, B, trans_b, T(1), T(1));
   });
 }
 
