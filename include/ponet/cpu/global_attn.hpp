@@ -79,106 +79,85 @@ struct Row {
 };
 }  // namespace detail
 
-template <class Q, class K>
-struct Build<expr::GlobalAttn<Q, K>> {
-  template <class T>
-  static auto run(expr::GlobalAttn<Q, K> const& n, Context<T>& ctx) {
-    auto q = build(n.q, ctx);
-    auto k = build(n.k, ctx);
-    Shape3 const s = n.shape();
-    eval::GlobalAttn<decltype(q), decltype(k), T> ev{
-        q,
-        k,
-        mask_eval(n.valid),
-        ctx.ws.template saved<T>((std::size_t)s.B * s.D),
-        ctx.ws.template saved<T>((std::size_t)s.B * n.H),
-        ctx.ws.template saved<T>((std::size_t)s.B * n.H),
-        n.H,
-        s.D};
-    if (ctx.mode != Mode::backward) reduce(ev, s, ctx);
-    return ev;
-  }
+template <class Q, class K, class T>
+void run_reduction(eval::GlobalAttn<Q, K, T> const& ev, Shape3 s, Context<T>& ctx) {
+  int const H = ev.H, dh = s.D / H;
+  T const sqrt_dh = std::sqrt(T(dh));
+  Blocks const bl = token_blocks(s);
+  // Per block and head: the max score m, the sum l of exp(z - m), acc = sum exp(z - m) k.
+  T* pm = ctx.ws.template scratch<T>((std::size_t)bl.count() * H);
+  T* pl = ctx.ws.template scratch<T>((std::size_t)bl.count() * H);
+  T* pacc = ctx.ws.template scratch<T>((std::size_t)bl.count() * s.D);
 
-  template <class Ev, class T>
-  static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    int const H = ev.H, dh = s.D / H;
-    T const sqrt_dh = std::sqrt(T(dh));
-    Blocks const bl = token_blocks(s);
-    // Per block and head: the max score m, the sum l of exp(z - m), acc = sum exp(z - m) k.
-    T* pm = ctx.ws.template scratch<T>((std::size_t)bl.count() * H);
-    T* pl = ctx.ws.template scratch<T>((std::size_t)bl.count() * H);
-    T* pacc = ctx.ws.template scratch<T>((std::size_t)bl.count() * s.D);
+  T* zrows = ctx.ws.template scratch<T>((std::size_t)max_threads() * (bl.tokens + 1) * H);
+  int const ahead = prefetch_distance<T>(s.D);
 
-    T* zrows = ctx.ws.template scratch<T>((std::size_t)max_threads() * (bl.tokens + 1) * H);
-    int const ahead = prefetch_distance<T>(s.D);
-
-    for_each_block(bl, [&](int b, int blk, int i0, int i1, int tid) {
-      std::int64_t const item = (std::int64_t)b * bl.per_batch + blk;
-      int const nt = i1 - i0;
-      T* z = zrows + (std::int64_t)tid * (bl.tokens + 1) * H;  // [H][nt] scores, then weights
-      T* dots = z + (std::int64_t)bl.tokens * H;               // [H] one token's dot products
-      // Scores a whole row at a time (sequential reads), -inf at padding.
-      for (int i = i0; i < i1; ++i) {
-        prefetch_token(ev.k, b, i + ahead, s.N, s.D);
-        if (!ev.valid.on(b, i)) {
-          for (int h = 0; h < H; ++h) z[h * nt + i - i0] = -std::numeric_limits<T>::infinity();
-          continue;
-        }
-        detail::head_dots<T>(ev.q, ev.k, b, i, H, dh, dots);
-        for (int h = 0; h < H; ++h) z[h * nt + i - i0] = dots[h] / sqrt_dh;
+  for_each_block(bl, [&](int b, int blk, int i0, int i1, int tid) {
+    std::int64_t const item = (std::int64_t)b * bl.per_batch + blk;
+    int const nt = i1 - i0;
+    T* z = zrows + (std::int64_t)tid * (bl.tokens + 1) * H;  // [H][nt] scores, then weights
+    T* dots = z + (std::int64_t)bl.tokens * H;               // [H] one token's dot products
+    // Scores a whole row at a time (sequential reads), -inf at padding.
+    for (int i = i0; i < i1; ++i) {
+      prefetch_token(ev.k, b, i + ahead, s.N, s.D);
+      if (!ev.valid.on(b, i)) {
+        for (int h = 0; h < H; ++h) z[h * nt + i - i0] = -std::numeric_limits<T>::infinity();
+        continue;
       }
-      T* acc_row = pacc + item * s.D;
-      for (int h = 0; h < H; ++h) {
-        // This phase reads the block from cache: meanwhile ask memory for the next block's rows
-        // (a share per head), so the stream does not stall until the next block's first dots.
-        for (int i = i1 + ahead + h * nt / H; i < i1 + ahead + (h + 1) * nt / H; ++i)
-          prefetch_token(ev.k, b, i, s.N, s.D);
-        T* zh = z + h * nt;
-        T m = -std::numeric_limits<T>::infinity();
-        for (int t = 0; t < nt; ++t) m = zh[t] > m ? zh[t] : m;
-        T l = 0;
-        if (m != -std::numeric_limits<T>::infinity()) l = detail::exp_shifted(zh, nt, m);
-        pm[item * H + h] = m;
-        pl[item * H + h] = l;
-        for_each_chunk<T>(h * dh, (h + 1) * dh, [&](auto tag, auto kc, int c) {
-          using L = lane_of_t<decltype(tag)>;
-          constexpr int KK = decltype(kc)::value, lw = Lane<L>::width;
-          L acc[KK];
-          for (int k = 0; k < KK; ++k) acc[k] = Lane<L>::zero();
-          if (l > T(0))
-            for (int i = i0; i < i1; ++i) {
-              if (!ev.valid.on(b, i)) continue;
-              L wi = Lane<L>::broadcast(zh[i - i0]);
-              for (int k = 0; k < KK; ++k)
-                acc[k] = acc[k] + wi * ev.k.template at<L>(b, i, c + k * lw);
-            }
-          for (int k = 0; k < KK; ++k) Lane<L>::store(acc_row + c + k * lw, acc[k]);
-        });
-      }
-    });
+      detail::head_dots<T>(ev.q, ev.k, b, i, H, dh, dots);
+      for (int h = 0; h < H; ++h) z[h * nt + i - i0] = dots[h] / sqrt_dh;
+    }
+    T* acc_row = pacc + item * s.D;
+    for (int h = 0; h < H; ++h) {
+      // This phase reads the block from cache: meanwhile ask memory for the next block's rows
+      // (a share per head), so the stream does not stall until the next block's first dots.
+      for (int i = i1 + ahead + h * nt / H; i < i1 + ahead + (h + 1) * nt / H; ++i)
+        prefetch_token(ev.k, b, i, s.N, s.D);
+      T* zh = z + h * nt;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int t = 0; t < nt; ++t) m = zh[t] > m ? zh[t] : m;
+      T l = 0;
+      if (m != -std::numeric_limits<T>::infinity()) l = detail::exp_shifted(zh, nt, m);
+      pm[item * H + h] = m;
+      pl[item * H + h] = l;
+      for_each_chunk<T>(h * dh, (h + 1) * dh, [&](auto tag, auto kc, int c) {
+        using L = lane_of_t<decltype(tag)>;
+        constexpr int KK = decltype(kc)::value, lw = Lane<L>::width;
+        L acc[KK];
+        for (int k = 0; k < KK; ++k) acc[k] = Lane<L>::zero();
+        if (l > T(0))
+          for (int i = i0; i < i1; ++i) {
+            if (!ev.valid.on(b, i)) continue;
+            L wi = Lane<L>::broadcast(zh[i - i0]);
+            for (int k = 0; k < KK; ++k)
+              acc[k] = acc[k] + wi * ev.k.template at<L>(b, i, c + k * lw);
+          }
+        for (int k = 0; k < KK; ++k) Lane<L>::store(acc_row + c + k * lw, acc[k]);
+      });
+    }
+  });
 
-    parallel_for(s.B * H, [&](int bh) {
-      int const b = bh / H, h = bh % H, c0 = h * dh, c1 = c0 + dh;
-      T M = -std::numeric_limits<T>::infinity(), L = 0;
-      T* g = ev.g + (std::int64_t)b * s.D;
-      for (int c = c0; c < c1; ++c) g[c] = 0;
-      for (int blk = 0; blk < bl.per_batch; ++blk) {
-        std::int64_t item = (std::int64_t)b * bl.per_batch + blk;
-        T bm = pm[item * H + h], bsum = pl[item * H + h];
-        if (bsum == T(0)) continue;  // no valid token in this block
-        T nm = bm > M ? bm : M;
-        T ra = std::exp(M - nm), rb = std::exp(bm - nm);
-        L = L * ra + bsum * rb;
-        T const* acc = pacc + item * s.D;
-        for (int c = c0; c < c1; ++c) g[c] = g[c] * ra + acc[c] * rb;
-        M = nm;
-      }
-      for (int c = c0; c < c1; ++c) g[c] = L > T(0) ? g[c] / L : T(0);
-      ev.smax[(std::int64_t)b * H + h] = M;
-      ev.ssum[(std::int64_t)b * H + h] = L;
-    });
-  }
-};
+  parallel_for(s.B * H, [&](int bh) {
+    int const b = bh / H, h = bh % H, c0 = h * dh, c1 = c0 + dh;
+    T M = -std::numeric_limits<T>::infinity(), L = 0;
+    T* g = ev.g + (std::int64_t)b * s.D;
+    for (int c = c0; c < c1; ++c) g[c] = 0;
+    for (int blk = 0; blk < bl.per_batch; ++blk) {
+      std::int64_t item = (std::int64_t)b * bl.per_batch + blk;
+      T bm = pm[item * H + h], bsum = pl[item * H + h];
+      if (bsum == T(0)) continue;  // no valid token in this block
+      T nm = bm > M ? bm : M;
+      T ra = std::exp(M - nm), rb = std::exp(bm - nm);
+      L = L * ra + bsum * rb;
+      T const* acc = pacc + item * s.D;
+      for (int c = c0; c < c1; ++c) g[c] = g[c] * ra + acc[c] * rb;
+      M = nm;
+    }
+    for (int c = c0; c < c1; ++c) g[c] = L > T(0) ? g[c] / L : T(0);
+    ev.smax[(std::int64_t)b * H + h] = M;
+    ev.ssum[(std::int64_t)b * H + h] = L;
+  });
+}
 
 template <class Q, class K, class T>
 struct Backprop<eval::GlobalAttn<Q, K, T>> {

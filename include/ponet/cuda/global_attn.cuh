@@ -192,42 +192,22 @@ __global__ void sum_chunks_kernel(T const* partial, T* out, Chunks ch) {
   }
 }
 
-template <class Q, class K>
-struct Build<expr::GlobalAttn<Q, K>> {
-  template <class T>
-  static auto run(expr::GlobalAttn<Q, K> const& n, Context<T>& ctx) {
-    auto q = build(n.q, ctx);
-    auto k = build(n.k, ctx);
-    Shape3 const s = n.shape();
-    eval::GlobalAttn<decltype(q), decltype(k), T> ev{
-        q,
-        k,
-        mask_eval(n.valid),
-        ctx.ws.template saved<T>((std::size_t)s.B * s.D),
-        ctx.ws.template saved<T>((std::size_t)s.B * n.H),
-        ctx.ws.template saved<T>((std::size_t)s.B * n.H),
-        n.H,
-        s.D};
-    if (ctx.mode != Mode::backward) reduce(ev, s, ctx);
-    return ev;
-  }
-
-  template <class Ev, class T>
-  static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
-    int const H = ev.H, dh = s.D / H;
-    T const sqrt_dh = std::sqrt(T(dh));
-    Chunks const ch = token_chunks(s);
-    T* pm = ctx.ws.template scratch<T>(std::size_t(ch.count()) * H);
-    T* pl = ctx.ws.template scratch<T>(std::size_t(ch.count()) * H);
-    T* pacc = ctx.ws.template scratch<T>(std::size_t(ch.count()) * s.D);
-    launch("ponet::cuda::global_attn_partials_kernel", global_attn_partials_kernel<T, Ev>,
-           grid_for(ch.count() * H * warp), block_threads, 0, ev, pm, pl, pacc, ch, H, sqrt_dh);
-    launch("ponet::cuda::global_attn_finish_kernel", global_attn_finish_kernel<T>,
-           grid_for(std::int64_t(s.B) * s.D), block_threads, 0, static_cast<T const*>(pm),
-           static_cast<T const*>(pl), static_cast<T const*>(pacc), ev.g, ev.smax, ev.ssum, ch, H);
-  }
-};
+template <class Q, class K, class T>
+void run_reduction(eval::GlobalAttn<Q, K, T> const& ev, Shape3 s, Context<T>& ctx) {
+  using Ev = eval::GlobalAttn<Q, K, T>;
+  static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
+  int const H = ev.H, dh = s.D / H;
+  T const sqrt_dh = std::sqrt(T(dh));
+  Chunks const ch = token_chunks(s);
+  T* pm = ctx.ws.template scratch<T>(std::size_t(ch.count()) * H);
+  T* pl = ctx.ws.template scratch<T>(std::size_t(ch.count()) * H);
+  T* pacc = ctx.ws.template scratch<T>(std::size_t(ch.count()) * s.D);
+  launch("ponet::cuda::global_attn_partials_kernel", global_attn_partials_kernel<T, Ev>,
+         grid_for(ch.count() * H * warp), block_threads, 0, ev, pm, pl, pacc, ch, H, sqrt_dh);
+  launch("ponet::cuda::global_attn_finish_kernel", global_attn_finish_kernel<T>,
+         grid_for(std::int64_t(s.B) * s.D), block_threads, 0, static_cast<T const*>(pm),
+         static_cast<T const*>(pl), static_cast<T const*>(pacc), ev.g, ev.smax, ev.ssum, ch, H);
+}
 
 template <class Q, class K, class T>
 struct Backprop<eval::GlobalAttn<Q, K, T>> {

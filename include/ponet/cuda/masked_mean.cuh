@@ -53,33 +53,20 @@ __global__ void masked_mean_finish_kernel(T const* partial, T const* count, T* m
   }
 }
 
-template <class X>
-struct Build<expr::MaskedMean<X>> {
-  template <class T>
-  static auto run(expr::MaskedMean<X> const& n, Context<T>& ctx) {
-    auto x = build(n.x, ctx);
-    Shape3 const s = n.shape();
-    eval::MaskedMean<decltype(x), T> ev{x, mask_eval(n.valid),
-                                        ctx.ws.template saved<T>((std::size_t)s.B * s.D),
-                                        ctx.ws.template saved<T>(s.B), s.D};
-    if (ctx.mode != Mode::backward) reduce(ev, s, ctx);
-    return ev;
-  }
-
-  template <class Ev, class T>
-  static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
-    Chunks const ch = token_chunks(s);
-    T* partial = ctx.ws.template scratch<T>(std::size_t(ch.count()) * s.D);  // [B * chunks, D]
-    launch("ponet::cuda::count_valid_kernel", count_valid_kernel<T>, s.B, block_threads, 0,
-           ev.valid, ev.count, s.N);
-    launch("ponet::cuda::masked_mean_partials_kernel", masked_mean_partials_kernel<T, Ev>,
-           grid_for(ch.threads()), block_threads, 0, ev, partial, ch);
-    launch("ponet::cuda::masked_mean_finish_kernel", masked_mean_finish_kernel<T>,
-           grid_for(std::int64_t(s.B) * s.D), block_threads, 0, static_cast<T const*>(partial),
-           static_cast<T const*>(ev.count), ev.mean, ch);
-  }
-};
+template <class X, class T>
+void run_reduction(eval::MaskedMean<X, T> const& ev, Shape3 s, Context<T>& ctx) {
+  using Ev = eval::MaskedMean<X, T>;
+  static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
+  Chunks const ch = token_chunks(s);
+  T* partial = ctx.ws.template scratch<T>(std::size_t(ch.count()) * s.D);  // [B * chunks, D]
+  launch("ponet::cuda::count_valid_kernel", count_valid_kernel<T>, s.B, block_threads, 0, ev.valid,
+         ev.count, s.N);
+  launch("ponet::cuda::masked_mean_partials_kernel", masked_mean_partials_kernel<T, Ev>,
+         grid_for(ch.threads()), block_threads, 0, ev, partial, ch);
+  launch("ponet::cuda::masked_mean_finish_kernel", masked_mean_finish_kernel<T>,
+         grid_for(std::int64_t(s.B) * s.D), block_threads, 0, static_cast<T const*>(partial),
+         static_cast<T const*>(ev.count), ev.mean, ch);
+}
 
 template <class X, class T>
 struct Backprop<eval::MaskedMean<X, T>> {

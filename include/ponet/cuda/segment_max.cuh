@@ -68,42 +68,21 @@ __global__ void segment_max_merge_kernel(Ev ev, T const* carry, T const* carry_w
   }
 }
 
-template <class X>
-struct Build<expr::SegmentMax<X>> {
-  template <class T>
-  static auto run(expr::SegmentMax<X> const& n, Context<T>& ctx) {
-    auto x = build(n.x, ctx);
-    Shape3 const s = n.shape();
-    int const S = n.segments.S;
-    std::size_t const table = (std::size_t)s.B * S * s.D;
-    auto const& ids = n.segments.ids;
-    eval::SegmentMax<decltype(x), T> ev{x,
-                                        ids.data,
-                                        ids.sb,
-                                        ids.sn,
-                                        ctx.ws.template saved<T>(table),
-                                        ctx.ws.template saved<T>(table),
-                                        S,
-                                        s.D};
-    if (ctx.mode != Mode::backward) reduce(ev, s, ctx);
-    return ev;
-  }
-
-  template <class Ev, class T>
-  static void reduce(Ev const& ev, Shape3 s, Context<T>& ctx) {
-    static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
-    Chunks const ch = token_chunks(s);
-    std::size_t const rows = std::size_t(ch.count()) * s.D;
-    T* carry = ctx.ws.template scratch<T>(rows);
-    T* carry_winner = ctx.ws.template scratch<T>(rows);
-    launch("ponet::cuda::segment_max_partials_kernel", segment_max_partials_kernel<T, Ev>,
-           grid_for(ch.threads()), block_threads, 0, ev, carry, carry_winner, ch);
-    if (ch.per_batch > 1)
-      launch("ponet::cuda::segment_max_merge_kernel", segment_max_merge_kernel<T, Ev>,
-             grid_for(std::int64_t(s.B) * s.D), block_threads, 0, ev, static_cast<T const*>(carry),
-             static_cast<T const*>(carry_winner), ch);
-  }
-};
+template <class X, class T>
+void run_reduction(eval::SegmentMax<X, T> const& ev, Shape3 s, Context<T>& ctx) {
+  using Ev = eval::SegmentMax<X, T>;
+  static_assert(std::is_trivially_copyable_v<Ev>, "evaluators go into kernels by value");
+  Chunks const ch = token_chunks(s);
+  std::size_t const rows = std::size_t(ch.count()) * s.D;
+  T* carry = ctx.ws.template scratch<T>(rows);
+  T* carry_winner = ctx.ws.template scratch<T>(rows);
+  launch("ponet::cuda::segment_max_partials_kernel", segment_max_partials_kernel<T, Ev>,
+         grid_for(ch.threads()), block_threads, 0, ev, carry, carry_winner, ch);
+  if (ch.per_batch > 1)
+    launch("ponet::cuda::segment_max_merge_kernel", segment_max_merge_kernel<T, Ev>,
+           grid_for(std::int64_t(s.B) * s.D), block_threads, 0, ev, static_cast<T const*>(carry),
+           static_cast<T const*>(carry_winner), ch);
+}
 
 template <class X, class T>
 struct Backprop<eval::SegmentMax<X, T>> {
