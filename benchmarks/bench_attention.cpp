@@ -50,15 +50,7 @@ Attention& problem(benchmark::State const& state) {
 // Manual time of `step`, after one untimed step that grows the workspace; GFLOPs from `flops`.
 template <class F>
 void timed(benchmark::State& state, double flops, F&& step) {
-  step();
-  double total = 0;
-  for (auto _ : state) {
-    auto t0 = bench::Clock::now();
-    step();
-    double s = std::chrono::duration<double>(bench::Clock::now() - t0).count();
-    state.SetIterationTime(s);
-    total += s;
-  }
+  double const total = bench::timed_steps(state, step);
   state.counters["GFLOPs"] = flops * double(state.iterations()) / total / 1e9;
   state.counters["threads"] = cpu::max_threads();
 }

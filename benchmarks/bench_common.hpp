@@ -33,6 +33,22 @@ inline void fill(ponet::Tensor<float>& t, std::uint64_t seed) {
   });
 }
 
+// Manual time of `step` after one untimed step (workspaces reach their final size outside the
+// timed loop); returns the seconds the timed steps took.
+template <class F>
+double timed_steps(benchmark::State& state, F&& step) {
+  step();
+  double total = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    step();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    state.SetIterationTime(s);
+    total += s;
+  }
+  return total;
+}
+
 // Times `step` (manual time); reports bytes/s and tokens/s from `least_bytes` (what the operation
 // must at least move: inputs read once, outputs written once), and bw_fraction = its bytes/s over
 // the bytes/s of copying `src` into `dst`, timed right after each iteration.

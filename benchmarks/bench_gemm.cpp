@@ -20,15 +20,7 @@ void BM_gemm(benchmark::State& state) {
   bench::fill(B, 2);
   bench::fill(C, 3);
   auto run = [&] { gemm(as_mat(C.view()), as_mat(A.cview()), ta, as_mat(B.cview()), false); };
-  run();
-  double total = 0;
-  for (auto _ : state) {
-    auto t0 = bench::Clock::now();
-    run();
-    double s = std::chrono::duration<double>(bench::Clock::now() - t0).count();
-    state.SetIterationTime(s);
-    total += s;
-  }
+  double const total = bench::timed_steps(state, run);
   state.counters["GFLOPs"] = 2.0 * m * k * n * state.iterations() / total / 1e9;
 }
 

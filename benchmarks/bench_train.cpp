@@ -45,15 +45,7 @@ void BM_train_step(benchmark::State& state, std::string model) {
     net->backward();
     opt.step(net->params().values().data(), net->params().grads().data(), net->params().size());
   };
-  train_step();  // warm-up: every buffer reaches its final size
-  double total = 0;
-  for (auto _ : state) {
-    auto t0 = bench::Clock::now();
-    train_step();
-    double s = std::chrono::duration<double>(bench::Clock::now() - t0).count();
-    state.SetIterationTime(s);
-    total += s;
-  }
+  double const total = bench::timed_steps(state, train_step);
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   state.counters["steps_per_s"] = double(state.iterations()) / total;
