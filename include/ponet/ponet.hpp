@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ponet/core/lowering.hpp"
+#include "ponet/core/matrix.hpp"
 #include "ponet/core/segments.hpp"
 #include "ponet/cpu/assign.hpp"
 #include "ponet/cpu/global_attn.hpp"
@@ -10,7 +11,6 @@
 #include "ponet/cpu/segment_max.hpp"
 #include "ponet/expr/activation.hpp"
 #include "ponet/expr/fuse.hpp"
-#include "ponet/core/matrix.hpp"
 #include "ponet/version.hpp"
 
 #if defined(__CUDACC__) && __has_include("ponet/cuda/ponet.cuh")
