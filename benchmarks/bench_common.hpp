@@ -34,9 +34,10 @@ inline void fill(ponet::Tensor<float>& t, std::uint64_t seed) {
 }
 
 // Manual time of `step` after one untimed step (workspaces reach their final size outside the
-// timed loop); returns the seconds the timed steps took.
-template <class F>
-double timed_steps(benchmark::State& state, F&& step) {
+// timed loop), running `after_each` untimed after every timed step; returns the seconds the
+// timed steps took.
+template <class F, class G>
+double timed_steps(benchmark::State& state, F&& step, G&& after_each) {
   step();
   double total = 0;
   for (auto _ : state) {
@@ -45,8 +46,14 @@ double timed_steps(benchmark::State& state, F&& step) {
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     state.SetIterationTime(s);
     total += s;
+    after_each();
   }
   return total;
+}
+
+template <class F>
+double timed_steps(benchmark::State& state, F&& step) {
+  return timed_steps(state, step, [] {});
 }
 
 // Times `step` (manual time); reports bytes/s and tokens/s from `least_bytes` (what the operation
@@ -55,19 +62,13 @@ double timed_steps(benchmark::State& state, F&& step) {
 template <class F>
 void timed(benchmark::State& state, double least_bytes, double tokens, ponet::View<float const> src,
            ponet::View<float> dst, F&& step) {
-  step();  // warm-up: workspaces reach their final size outside the timed loop
-  ponet::cpu::copy_seconds(src, dst);
-  double total = 0, copy_total = 0;
-  for (auto _ : state) {
-    auto t0 = Clock::now();
-    step();
-    double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    state.SetIterationTime(s);
-    total += s;
+  ponet::cpu::copy_seconds(src, dst);  // warm-up
+  double copy_total = 0;
+  double const total = timed_steps(state, step, [&] {
     state.PauseTiming();
     copy_total += ponet::cpu::copy_seconds(src, dst);
     state.ResumeTiming();
-  }
+  });
   double const copy_bytes = 2.0 * double(src.shape().numel()) * sizeof(float);
   state.SetBytesProcessed(std::int64_t(least_bytes * state.iterations()));
   state.SetItemsProcessed(std::int64_t(tokens * state.iterations()));
